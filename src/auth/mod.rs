@@ -1,0 +1,76 @@
+//! Identity: the legacy app's HS256 access tokens, turned into the id of an existing user.
+//!
+//! Both transports resolve the viewer here, then map [`AuthError`] to their own wire form.
+
+pub mod token;
+
+use axum::http::{header, HeaderMap};
+
+use crate::domain::ids::UserId;
+use crate::service::{Service, ServiceError};
+use token::{TokenError, TokenKeys};
+
+/// Why a request could not act for a user.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header at all.
+    #[error("no credentials")]
+    Missing,
+    /// A header that is not `Bearer <jwt>`, or a token that fails validation.
+    #[error("invalid credentials")]
+    Invalid(#[from] TokenError),
+    /// A refresh token used where an access token is required.
+    #[error("refresh token used as an access token")]
+    Refresh,
+    /// A valid token for a user that `user_basic` does not have.
+    #[error("token names an unknown user")]
+    UnknownUser,
+    /// The user could not be looked up.
+    #[error("user lookup failed")]
+    Lookup(#[source] ServiceError),
+}
+
+/// Checks tokens and that their user exists.
+#[derive(Clone)]
+pub struct Authenticator {
+    keys: TokenKeys,
+    service: Service,
+}
+
+impl Authenticator {
+    pub fn new(keys: TokenKeys, service: Service) -> Self {
+        Self { keys, service }
+    }
+
+    /// The viewer named by the request's `Authorization` header; `Ok(None)` when there is none.
+    /// A header that is present but wrong is an error, never an anonymous request.
+    pub async fn viewer(&self, headers: &HeaderMap) -> Result<Option<UserId>, AuthError> {
+        match self.required_viewer(headers).await {
+            Err(AuthError::Missing) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// The viewer named by the request's `Authorization` header, which must be present.
+    pub async fn required_viewer(&self, headers: &HeaderMap) -> Result<UserId, AuthError> {
+        let value = headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+        let raw = value.to_str().map_err(|_| TokenError::Malformed)?;
+        let jwt = bearer(raw).ok_or(TokenError::Malformed)?;
+        let claims = self.keys.decode(jwt)?;
+        if claims.refresh {
+            return Err(AuthError::Refresh);
+        }
+        match self.service.user_exists(claims.user_id).await {
+            Ok(true) => Ok(claims.user_id),
+            Ok(false) => Err(AuthError::UnknownUser),
+            Err(e) => Err(AuthError::Lookup(e)),
+        }
+    }
+}
+
+/// The token of a `Bearer` credential (the scheme is case-insensitive, as RFC 7235 says).
+fn bearer(raw: &str) -> Option<&str> {
+    let (scheme, token) = raw.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

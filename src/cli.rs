@@ -1,0 +1,65 @@
+//! The command line: subcommands and settings. Every setting is also read from an environment
+//! variable, so that the same binary is configured by flags in development and by the
+//! environment in deployment.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// followgraph: the follow graph of a news app, over GraphQL and the legacy REST paths.
+#[derive(Parser)]
+#[command(name = "followgraph", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+pub enum Command {
+    /// Run the HTTP service (the default when no subcommand is given).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Print an access token for a user, signed with JWT_SECRET (for development and scripts).
+    Token {
+        /// The user id to put in the token's `user_id` claim.
+        #[arg(long)]
+        user: i64,
+        /// Lifetime of the token in seconds.
+        #[arg(long, default_value_t = 7200)]
+        ttl: u64,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+/// Settings shared by all subcommands. No `Debug`: the secret must never be printed.
+#[derive(Args, Clone)]
+pub struct Settings {
+    /// `postgres://…` or `sqlite://…`. Default: `followgraph.db` in the working directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// `redis://…` for the following cache. Unset: no cache.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// HS256 secret shared with the legacy app. Unset: loopback-only development mode.
+    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", global = true, default_value = "127.0.0.1:8000")]
+    pub listen_addr: SocketAddr,
+    /// Largest request body accepted on any route, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Log format: human-readable lines or one JSON object per line.
+    #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}

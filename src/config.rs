@@ -1,0 +1,68 @@
+//! The one place that decides defaults and validates settings, including the rule that the
+//! development mode (no secret) only ever listens on loopback.
+
+use std::net::SocketAddr;
+
+use secrecy::SecretString;
+
+use crate::cli::Settings;
+use crate::db::StoreOptions;
+
+/// Where the embedded default keeps its data: a file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://followgraph.db";
+
+/// Validated configuration of one process.
+pub struct Config {
+    pub database_url: String,
+    /// True when no database was configured: the embedded SQLite file is used and demo users are
+    /// seeded into it.
+    pub embedded: bool,
+    pub redis_url: Option<String>,
+    pub jwt_secret: SecretString,
+    /// True when no secret was configured: a random one was made for this process.
+    pub dev_mode: bool,
+    pub listen_addr: SocketAddr,
+    pub max_body_bytes: usize,
+    pub store: StoreOptions,
+}
+
+/// Settings that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "JWT_SECRET is not set, and without it followgraph only listens on loopback; \
+         set JWT_SECRET or use a loopback LISTEN_ADDR (got {0})"
+    )]
+    InsecureListen(SocketAddr),
+    #[error("JWT_SECRET is set but empty")]
+    EmptySecret,
+}
+
+impl Config {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let (jwt_secret, dev_mode) = match settings.jwt_secret.as_deref() {
+            Some("") => return Err(ConfigError::EmptySecret),
+            Some(secret) => (SecretString::from(secret.to_owned()), false),
+            None if settings.listen_addr.ip().is_loopback() => (random_secret(), true),
+            None => return Err(ConfigError::InsecureListen(settings.listen_addr)),
+        };
+        let database_url = settings.database_url.clone();
+        Ok(Self {
+            embedded: database_url.is_none(),
+            database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            redis_url: settings.redis_url.clone().filter(|url| !url.is_empty()),
+            jwt_secret,
+            dev_mode,
+            listen_addr: settings.listen_addr,
+            max_body_bytes: settings.max_body_bytes,
+            store: StoreOptions::default(),
+        })
+    }
+}
+
+/// A secret that lives as long as the process: tokens from an earlier run stop working.
+fn random_secret() -> SecretString {
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    SecretString::from(hex)
+}

@@ -1,0 +1,82 @@
+//! Opening pools with the settings that make outages fail fast.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::{DbError, SqlitePools, Store};
+
+/// Pool settings. The acquire timeout bounds how long a request waits when the database is
+/// gone or saturated, so an outage answers "unavailable" in seconds instead of hanging.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Store {
+    /// Opens a pool for a `postgres://` or `sqlite:` URL. Connections are made lazily, so a
+    /// service can start while its database is still coming up and heal when it arrives.
+    pub fn connect(url: &str, options: &StoreOptions) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            connect_postgres(url, options).map(Store::Postgres)
+        } else if url.starts_with("sqlite:") {
+            connect_sqlite(url, options).map(Store::Sqlite)
+        } else {
+            Err(DbError::Url("expected postgres://… or sqlite:…".into()))
+        }
+    }
+}
+
+fn connect_postgres(url: &str, options: &StoreOptions) -> Result<sqlx::PgPool, DbError> {
+    let timeout_ms = options.statement_timeout.as_millis().to_string();
+    let connect = PgConnectOptions::from_str(url)
+        .map_err(|e| DbError::Url(e.to_string()))?
+        .options([("statement_timeout", timeout_ms.as_str())]);
+    Ok(PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_lazy_with(connect))
+}
+
+fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePools, DbError> {
+    let connect = SqliteConnectOptions::from_str(url)
+        .map_err(|e| DbError::Url(e.to_string()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(options.statement_timeout);
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(connect.clone());
+    // An in-memory database exists once per connection, so it must be the writer's one.
+    let read = if is_in_memory(url) {
+        write.clone()
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect)
+    };
+    Ok(SqlitePools { read, write })
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}

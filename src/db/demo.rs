@@ -1,0 +1,25 @@
+//! Demo users for the embedded default, so that a fresh `cargo run` has someone to follow.
+
+use super::{DbError, Store};
+
+/// The demo user whose token the development mode prints at start.
+pub const FIRST_DEMO_USER: i64 = 1;
+
+/// One statement, so that two processes starting at once cannot seed twice; `column1` and
+/// `column2` are what both PostgreSQL and SQLite call the columns of a bare `VALUES` list.
+const SEED: &str = "INSERT INTO user_basic (user_id, user_name) \
+     SELECT column1, column2 FROM (VALUES \
+       (1, 'Ada Lovelace'), (2, 'Alan Turing'), (3, 'Grace Hopper'), \
+       (4, 'Edsger Dijkstra'), (5, 'Barbara Liskov'), (6, 'Donald Knuth')) AS demo \
+     WHERE NOT EXISTS (SELECT 1 FROM user_basic)";
+
+impl Store {
+    /// Inserts the demo users when `user_basic` is empty; returns how many were inserted.
+    pub async fn seed_demo_users(&self) -> Result<u64, DbError> {
+        let done = match self {
+            Store::Postgres(pool) => sqlx::query(SEED).execute(pool).await?.rows_affected(),
+            Store::Sqlite(db) => sqlx::query(SEED).execute(&db.write).await?.rows_affected(),
+        };
+        Ok(done)
+    }
+}

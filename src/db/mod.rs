@@ -1,0 +1,74 @@
+//! Storage: the legacy tables on PostgreSQL (production) or SQLite (the embedded default).
+//!
+//! sqlx's checked macros bind one crate to one database, so the store is a closed enum over the
+//! two pools with runtime queries. Statements that both dialects accept are written once
+//! (sqlx binds `$N` on SQLite too); the few that differ (id lists, locking) live in
+//! `postgres.rs` and `sqlite.rs`. One behaviour suite runs against both, so they cannot drift.
+
+mod connect;
+pub mod demo;
+mod error;
+mod pair;
+mod postgres;
+mod read;
+mod sqlite;
+
+pub use connect::StoreOptions;
+pub use error::DbError;
+pub use pair::PairTx;
+
+use sqlx::{PgPool, SqlitePool};
+
+/// A handle to the database; cheap to clone (pools are reference counted).
+#[derive(Clone, Debug)]
+pub enum Store {
+    Postgres(PgPool),
+    Sqlite(SqlitePools),
+}
+
+/// SQLite allows one writer at a time: a one-connection pool queues writes in the process
+/// instead of letting them spin on `SQLITE_BUSY`, while reads run in parallel under WAL.
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
+impl Store {
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Store::Postgres(pool) => postgres::MIGRATOR.run(pool).await?,
+            Store::Sqlite(db) => sqlite::MIGRATOR.run(&db.write).await?,
+        }
+        Ok(())
+    }
+
+    /// Answers when the database serves a trivial query.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match self {
+            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+            Store::Sqlite(db) => sqlx::query("SELECT 1").execute(&db.read).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// Closes every connection; pending acquires fail.
+    pub async fn close(&self) {
+        match self {
+            Store::Postgres(pool) => pool.close().await,
+            Store::Sqlite(db) => {
+                db.read.close().await;
+                db.write.close().await;
+            }
+        }
+    }
+
+    /// Which backend this is, for logs and readiness.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Batched reads: each takes any number of ids and costs one query.
+
+use sqlx::FromRow;
+
+use super::{postgres, sqlite, DbError, Store};
+use crate::domain::ids::UserId;
+use crate::domain::relation::Relation;
+use crate::domain::user::{FollowCounts, UserProfile};
+
+#[derive(FromRow)]
+struct UserRow {
+    user_id: i64,
+    user_name: String,
+    profile_photo: Option<String>,
+}
+
+#[derive(FromRow)]
+struct CountsRow {
+    user_id: i64,
+    following: i64,
+    followers: i64,
+}
+
+#[derive(FromRow)]
+struct RelationRow {
+    user_id: i64,
+    target_user_id: i64,
+    relation: i16,
+}
+
+/// A non-zero relation between two users, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRelation {
+    pub user: UserId,
+    pub target: UserId,
+    pub relation: Relation,
+}
+
+impl Store {
+    /// The profiles of those ids that exist, in no particular order.
+    pub async fn users(&self, ids: &[UserId]) -> Result<Vec<UserProfile>, DbError> {
+        let rows: Vec<UserRow> = match self {
+            Store::Postgres(pool) => {
+                let q = sqlx::query_as(postgres::USERS).bind(id_array(ids));
+                q.fetch_all(pool).await?
+            }
+            Store::Sqlite(db) => {
+                let q = sqlx::query_as(sqlite::USERS).bind(id_json(ids));
+                q.fetch_all(&db.read).await?
+            }
+        };
+        Ok(rows.into_iter().filter_map(profile).collect())
+    }
+
+    /// Exact following and follower counts for each id (zero for unknown ids).
+    pub async fn counts(&self, ids: &[UserId]) -> Result<Vec<(UserId, FollowCounts)>, DbError> {
+        let rows: Vec<CountsRow> = match self {
+            Store::Postgres(pool) => {
+                let q = sqlx::query_as(postgres::COUNTS).bind(id_array(ids));
+                q.fetch_all(pool).await?
+            }
+            Store::Sqlite(db) => {
+                let q = sqlx::query_as(sqlite::COUNTS).bind(id_json(ids));
+                q.fetch_all(&db.read).await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let counts = FollowCounts { following: r.following, followers: r.followers };
+                UserId::new(r.user_id).ok().map(|id| (id, counts))
+            })
+            .collect())
+    }
+
+    /// Every non-zero relation, either way, between `viewer` and each of `others`.
+    pub async fn relations_with(
+        &self,
+        viewer: UserId,
+        others: &[UserId],
+    ) -> Result<Vec<StoredRelation>, DbError> {
+        let rows: Vec<RelationRow> = match self {
+            Store::Postgres(pool) => {
+                let q = sqlx::query_as(postgres::RELATIONS_WITH).bind(viewer.get());
+                q.bind(id_array(others)).fetch_all(pool).await?
+            }
+            Store::Sqlite(db) => {
+                let q = sqlx::query_as(sqlite::RELATIONS_WITH).bind(viewer.get());
+                q.bind(id_json(others)).fetch_all(&db.read).await?
+            }
+        };
+        Ok(rows.into_iter().filter_map(stored_relation).collect())
+    }
+}
+
+fn id_array(ids: &[UserId]) -> Vec<i64> {
+    ids.iter().map(|id| id.get()).collect()
+}
+
+fn id_json(ids: &[UserId]) -> String {
+    serde_json::Value::from(id_array(ids)).to_string()
+}
+
+fn profile(row: UserRow) -> Option<UserProfile> {
+    let id = UserId::new(row.user_id).ok()?;
+    Some(UserProfile { id, name: row.user_name, photo: row.profile_photo })
+}
+
+fn stored_relation(row: RelationRow) -> Option<StoredRelation> {
+    Some(StoredRelation {
+        user: UserId::new(row.user_id).ok()?,
+        target: UserId::new(row.target_user_id).ok()?,
+        relation: Relation::from_code(row.relation),
+    })
+}

@@ -1,0 +1,66 @@
+//! One request's DataLoader: every lookup that a list of users fans out into (profiles, counts,
+//! viewer flags) is gathered into one service call per kind, whatever the number of users.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+
+use crate::domain::ids::UserId;
+use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
+use crate::service::{Service, ServiceError};
+
+/// Key for a user's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountsOf(pub UserId);
+
+/// Key for how the request's viewer and a user stand; the viewer is fixed per loader, so the
+/// key cannot be answered for the wrong viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlagsOf(pub UserId);
+
+/// Loads through the service layer; created per request, so it caches nothing across requests.
+pub struct GraphLoader {
+    service: Service,
+    viewer: Option<UserId>,
+}
+
+impl GraphLoader {
+    pub fn new(service: Service, viewer: Option<UserId>) -> Self {
+        Self { service, viewer }
+    }
+}
+
+impl Loader<UserId> for GraphLoader {
+    type Value = UserProfile;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, UserProfile>, Self::Error> {
+        Ok(self.service.users(keys).await?)
+    }
+}
+
+impl Loader<CountsOf> for GraphLoader {
+    type Value = FollowCounts;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[CountsOf]) -> Result<HashMap<CountsOf, FollowCounts>, Self::Error> {
+        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
+        let counts = self.service.counts(&ids).await?;
+        Ok(counts.into_iter().map(|(id, c)| (CountsOf(id), c)).collect())
+    }
+}
+
+impl Loader<FlagsOf> for GraphLoader {
+    type Value = ViewerFlags;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[FlagsOf]) -> Result<HashMap<FlagsOf, ViewerFlags>, Self::Error> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
+        let flags = self.service.viewer_flags(viewer, &ids).await?;
+        Ok(flags.into_iter().map(|(id, f)| (FlagsOf(id), f)).collect())
+    }
+}

@@ -1,0 +1,42 @@
+//! The GraphQL API for frontend clients. Everything here but `routes.rs` is plain
+//! async-graphql: resolvers translate between the schema and the service layer and hold no rule.
+
+mod error;
+mod input;
+mod loaders;
+mod mutation;
+mod query;
+pub mod routes;
+mod user;
+mod viewer;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptySubscription, Request, Schema};
+
+use crate::domain::ids::UserId;
+use crate::service::Service;
+use loaders::GraphLoader;
+use mutation::MutationRoot;
+use query::QueryRoot;
+use viewer::Viewer;
+
+/// The schema type served at `/graphql`.
+pub type FollowSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema. It holds no connection: each request brings the service with it, so the
+/// schema can be printed without a database.
+pub fn build_schema() -> FollowSchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish()
+}
+
+/// The SDL of the schema, as `followgraph schema` prints it and `schema.graphql` stores it.
+pub fn sdl() -> String {
+    build_schema().sdl()
+}
+
+/// Attaches what one request needs: the service, its viewer, and fresh DataLoaders so that
+/// nothing is cached from one request to the next.
+pub fn prepare(request: Request, service: &Service, viewer: Option<UserId>) -> Request {
+    let loader = DataLoader::new(GraphLoader::new(service.clone(), viewer), tokio::spawn);
+    request.data(service.clone()).data(Viewer(viewer)).data(loader)
+}

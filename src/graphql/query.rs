@@ -1,0 +1,49 @@
+//! Query root: the viewer and users by id.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
+
+use super::error::{bad_input, unauthenticated};
+use super::input;
+use super::loaders::GraphLoader;
+use super::user::User;
+use super::viewer::require_viewer;
+use crate::domain::ids::UserId;
+
+/// Most ids one `users` call may ask for, so that one query cannot ask for the whole table.
+const MAX_IDS: usize = 100;
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// The user the request's token names. Needs a viewer.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<User> {
+        let id = require_viewer(ctx)?;
+        load_user(ctx, id)
+            .await?
+            .ok_or_else(unauthenticated)
+    }
+
+    /// A user by id; null when there is none.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        load_user(ctx, input::user_id(&id)?).await
+    }
+
+    /// Users by id, in the order asked; null for each id that names nobody. At most 100 ids.
+    async fn users(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<User>>> {
+        if ids.len() > MAX_IDS {
+            return Err(bad_input(format!("At most {MAX_IDS} ids per call.")));
+        }
+        let ids = input::user_ids(&ids)?;
+        let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+        let found = loader.load_many(ids.iter().copied()).await.map_err(|e| e.extend())?;
+        Ok(ids.iter().map(|id| found.get(id).cloned().map(User)).collect())
+    }
+}
+
+pub(super) async fn load_user(ctx: &Context<'_>, id: UserId) -> Result<Option<User>> {
+    let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+    let profile = loader.load_one(id).await.map_err(|e| e.extend())?;
+    Ok(profile.map(User))
+}

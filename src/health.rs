@@ -1,0 +1,41 @@
+//! Liveness and readiness for load balancers and orchestrators.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::service::Service;
+
+/// `/healthz` (the process answers) and `/readyz` (the database answers too).
+pub fn router(service: Service) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(service)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready while the database answers. The cache never makes the service unready: reads fall back
+/// to the database.
+async fn readyz(State(service): State<Service>) -> (StatusCode, Json<Value>) {
+    let store = service.store();
+    let (status, database) = match store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+    };
+    let ready = status == StatusCode::OK;
+    let body = json!({
+        "status": if ready { "ready" } else { "unready" },
+        "database": { "backend": store.backend(), "state": database },
+        "cache": { "state": "disabled" },
+    });
+    (status, Json(body))
+}

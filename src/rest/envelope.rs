@@ -1,0 +1,90 @@
+//! The legacy JSON envelope and the one mapping from errors to legacy status codes and bodies.
+//! Messages are the Flask app's, word for word, because legacy clients match on them.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::auth::AuthError;
+use crate::domain::ids::UserId;
+use crate::service::ServiceError;
+
+/// `{"message": "OK", "data": …}`, the legacy success shape.
+pub fn ok_with(status: StatusCode, data: Value) -> Response {
+    (status, Json(json!({ "message": "OK", "data": data }))).into_response()
+}
+
+/// `{"message": "OK"}` with 200: what the legacy tutorial documents for DELETE.
+pub fn ok() -> Response {
+    Json(json!({ "message": "OK" })).into_response()
+}
+
+/// `{"target": id}`: what follow and blacklist answer with 201.
+pub fn created_target(target: UserId) -> Response {
+    ok_with(StatusCode::CREATED, json!({ "target": target.get() }))
+}
+
+/// Every way a legacy request fails, with the legacy answer for each.
+#[derive(Debug)]
+pub enum LegacyError {
+    /// A parameter is missing or invalid: 400 `{"message": {name: reason}}`, as flask-restful's
+    /// reqparse answered.
+    Param { name: &'static str, reason: &'static str },
+    Auth(AuthError),
+    Service(ServiceError),
+}
+
+/// Why a parameter is refused, in the legacy words.
+pub const MISSING_JSON: &str = "Missing required parameter in the JSON body";
+pub const INVALID_USER_ID: &str = "Invalid target user id.";
+
+impl From<AuthError> for LegacyError {
+    fn from(err: AuthError) -> Self {
+        LegacyError::Auth(err)
+    }
+}
+
+impl From<ServiceError> for LegacyError {
+    fn from(err: ServiceError) -> Self {
+        LegacyError::Service(err)
+    }
+}
+
+impl IntoResponse for LegacyError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            LegacyError::Param { name, reason } => (StatusCode::BAD_REQUEST, json!({ name: reason })),
+            LegacyError::Auth(err) => auth_failure(err),
+            LegacyError::Service(err) => service_failure(err),
+        };
+        (status, Json(json!({ "message": message }))).into_response()
+    }
+}
+
+fn auth_failure(err: AuthError) -> (StatusCode, Value) {
+    match err {
+        AuthError::Refresh => (StatusCode::FORBIDDEN, json!("Do not use refresh token.")),
+        AuthError::Lookup(cause) => service_failure(cause),
+        AuthError::Missing | AuthError::Invalid(_) | AuthError::UnknownUser => {
+            (StatusCode::UNAUTHORIZED, json!("User must be authorized."))
+        }
+    }
+}
+
+fn service_failure(err: ServiceError) -> (StatusCode, Value) {
+    let status = match &err {
+        ServiceError::SelfRelation(_) => StatusCode::BAD_REQUEST,
+        ServiceError::UnknownUser(_) => StatusCode::NOT_FOUND,
+        ServiceError::BlockedByTarget | ServiceError::TargetBlocked => StatusCode::FORBIDDEN,
+        ServiceError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "database unavailable");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    (status, json!(err.to_string()))
+}

@@ -1,0 +1,31 @@
+//! The legacy REST shim: the Flask app's paths, methods and JSON, kept so that old clients work
+//! unchanged. Every handler is a thin call into the service layer; legacy quirks live in
+//! `envelope.rs` (shapes and error messages) and `extract.rs` (how inputs were read).
+
+mod envelope;
+mod extract;
+mod followings;
+
+use axum::extract::FromRef;
+use axum::routing::{delete, post};
+use axum::Router;
+
+use crate::auth::Authenticator;
+use crate::service::Service;
+
+/// What the REST routes share.
+#[derive(Clone, FromRef)]
+pub struct RestState {
+    pub service: Service,
+    pub auth: Authenticator,
+}
+
+/// The legacy routes, one table. Ids in paths are parsed by the handlers, so that a bad one gets
+/// the legacy 400 shape instead of axum's plain-text rejection.
+pub fn router(state: RestState) -> Router {
+    Router::new()
+        .route("/app/v1_0/user/followings", post(followings::follow))
+        .route("/app/v1_0/user/followings/{target}", delete(followings::unfollow))
+        .route("/app/v1_0/user/followings/{target}/", delete(followings::unfollow))
+        .with_state(state)
+}

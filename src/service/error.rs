@@ -1,0 +1,44 @@
+//! The service layer's one error type; each transport maps it once to its own wire form.
+
+use super::Action;
+use crate::db::DbError;
+use crate::domain::ids::UserId;
+
+/// Why a follow-graph operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Nobody follows or blocks themselves.
+    #[error("{}", self_message(*.0))]
+    SelfRelation(Action),
+    /// The target is not in `user_basic`.
+    #[error("User does not exist.")]
+    UnknownUser(UserId),
+    /// The target has blacklisted the acting user, who therefore cannot follow them.
+    #[error("This user has blocked you.")]
+    BlockedByTarget,
+    /// The acting user has blacklisted the target and must unblock before following.
+    #[error("You have blocked this user; unblock them first.")]
+    TargetBlocked,
+    /// The database could not be reached in time; the client may retry.
+    #[error("The service is temporarily unavailable.")]
+    Unavailable(#[source] DbError),
+    /// A bug or a broken schema: logged in full, reported without detail.
+    #[error("Internal error.")]
+    Internal(#[source] DbError),
+}
+
+fn self_message(action: Action) -> &'static str {
+    match action {
+        Action::Follow | Action::Unfollow => "User cannot follow self.",
+        Action::Block | Action::Unblock => "User cannot blacklist self.",
+    }
+}
+
+impl From<DbError> for ServiceError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(_) => ServiceError::Unavailable(err),
+            _ => ServiceError::Internal(err),
+        }
+    }
+}

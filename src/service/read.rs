@@ -1,0 +1,54 @@
+//! Batched reads: every function takes any number of ids and costs a fixed number of queries,
+//! which is what lets the GraphQL DataLoaders keep round trips constant.
+
+use std::collections::HashMap;
+
+use tracing::instrument;
+
+use super::{Service, ServiceError};
+use crate::domain::ids::UserId;
+use crate::domain::relation::Relation;
+use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
+
+impl Service {
+    /// The profiles of the ids that exist.
+    #[instrument(skip_all, fields(ids = ids.len()))]
+    pub async fn users(&self, ids: &[UserId]) -> Result<HashMap<UserId, UserProfile>, ServiceError> {
+        let users = self.store.users(ids).await?;
+        Ok(users.into_iter().map(|u| (u.id, u)).collect())
+    }
+
+    /// Whether a user exists: a token's `user_id` must name one.
+    pub async fn user_exists(&self, id: UserId) -> Result<bool, ServiceError> {
+        Ok(self.users(&[id]).await?.contains_key(&id))
+    }
+
+    /// Exact following and follower counts.
+    #[instrument(skip_all, fields(ids = ids.len()))]
+    pub async fn counts(&self, ids: &[UserId]) -> Result<HashMap<UserId, FollowCounts>, ServiceError> {
+        Ok(self.store.counts(ids).await?.into_iter().collect())
+    }
+
+    /// How `viewer` and each of `others` stand towards each other.
+    #[instrument(skip(self, others), fields(viewer = %viewer, others = others.len()))]
+    pub async fn viewer_flags(
+        &self,
+        viewer: UserId,
+        others: &[UserId],
+    ) -> Result<HashMap<UserId, ViewerFlags>, ServiceError> {
+        let mut flags: HashMap<UserId, ViewerFlags> =
+            others.iter().map(|&id| (id, ViewerFlags::default())).collect();
+        for r in self.store.relations_with(viewer, others).await? {
+            let outgoing = r.user == viewer;
+            let other = if outgoing { r.target } else { r.user };
+            let Some(f) = flags.get_mut(&other) else { continue };
+            match (outgoing, r.relation) {
+                (true, Relation::Follow) => f.viewer_is_following = true,
+                (true, Relation::Blacklist) => f.viewer_has_blocked = true,
+                (false, Relation::Follow) => f.is_following_viewer = true,
+                _ => {}
+            }
+        }
+        Ok(flags)
+    }
+}
