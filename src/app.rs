@@ -28,7 +28,10 @@ pub async fn build(config: &Config) -> Result<App, DbError> {
     if config.embedded {
         let seeded = store.seed_demo_users().await?;
         if seeded > 0 {
-            tracing::info!(users = seeded, "seeded demo users into the embedded database");
+            tracing::info!(
+                users = seeded,
+                "seeded demo users into the embedded database"
+            );
         }
     }
     let service = Service::new(store);
@@ -46,7 +49,10 @@ pub fn router(service: Service, auth: Authenticator, max_body_bytes: usize) -> R
     };
     Router::new()
         .merge(graphql::routes::router(graphql_state))
-        .merge(rest::router(RestState { service: service.clone(), auth }))
+        .merge(rest::router(RestState {
+            service: service.clone(),
+            auth,
+        }))
         .merge(health::router(service))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .layer(TraceLayer::new_for_http())

@@ -48,7 +48,12 @@ pub struct Settings {
     #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// Address to listen on.
-    #[arg(long, env = "LISTEN_ADDR", global = true, default_value = "127.0.0.1:8000")]
+    #[arg(
+        long,
+        env = "LISTEN_ADDR",
+        global = true,
+        default_value = "127.0.0.1:8000"
+    )]
     pub listen_addr: SocketAddr,
     /// Largest request body accepted on any route, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]

@@ -34,7 +34,9 @@ fn is_outage(err: &sqlx::Error) -> bool {
         // Class 08 is "connection exception", 57P0x "operator intervention" (shutdown, crash),
         // 53xxx "insufficient resources"; SQLite reports a busy or locked file as 5 and 6.
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || code.starts_with("57P0") || code.starts_with("53")
+            code.starts_with("08")
+                || code.starts_with("57P0")
+                || code.starts_with("53")
                 || code == "5"
                 || code == "6"
         }),

@@ -48,10 +48,15 @@ impl Store {
             Store::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 let key = pair_lock_key(a, b);
-                sqlx::query(postgres::LOCK_PAIR).bind(key).execute(&mut *tx).await?;
+                sqlx::query(postgres::LOCK_PAIR)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
                 Ok(PairTx::Postgres(tx))
             }
-            Store::Sqlite(db) => Ok(PairTx::Sqlite(db.write.begin_with(sqlite::BEGIN_WRITE).await?)),
+            Store::Sqlite(db) => Ok(PairTx::Sqlite(
+                db.write.begin_with(sqlite::BEGIN_WRITE).await?,
+            )),
         }
     }
 }
@@ -60,7 +65,10 @@ impl PairTx {
     /// Whether `user_basic` has this user.
     pub async fn user_exists(&mut self, id: UserId) -> Result<bool, DbError> {
         let found: Option<(i64,)> = on_conn!(self, |conn| {
-            sqlx::query_as(USER_EXISTS).bind(id.get()).fetch_optional(conn).await?
+            sqlx::query_as(USER_EXISTS)
+                .bind(id.get())
+                .fetch_optional(conn)
+                .await?
         });
         Ok(found.is_some())
     }
@@ -68,10 +76,15 @@ impl PairTx {
     /// The relations `user → target` and `target → user`; a missing row reads as none.
     pub async fn pair_state(&mut self, user: UserId, target: UserId) -> Result<PairState, DbError> {
         let rows: Vec<(i64, i16)> = on_conn!(self, |conn| {
-            let q = sqlx::query_as(PAIR_STATE).bind(user.get()).bind(target.get());
+            let q = sqlx::query_as(PAIR_STATE)
+                .bind(user.get())
+                .bind(target.get());
             q.fetch_all(conn).await?
         });
-        let mut state = PairState { forward: Relation::None, backward: Relation::None };
+        let mut state = PairState {
+            forward: Relation::None,
+            backward: Relation::None,
+        };
         for (from, code) in rows {
             if from == user.get() {
                 state.forward = Relation::from_code(code);
@@ -91,8 +104,14 @@ impl PairTx {
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
         on_conn!(self, |conn| {
-            let q = sqlx::query(SET_RELATION).bind(user.get()).bind(target.get());
-            q.bind(relation.code()).bind(at).execute(conn).await.map(drop)?
+            let q = sqlx::query(SET_RELATION)
+                .bind(user.get())
+                .bind(target.get());
+            q.bind(relation.code())
+                .bind(at)
+                .execute(conn)
+                .await
+                .map(drop)?
         });
         Ok(())
     }
@@ -109,6 +128,10 @@ impl PairTx {
 
 /// One 64-bit key for the unordered pair, the same whichever user acts.
 fn pair_lock_key(a: UserId, b: UserId) -> i64 {
-    let (low, high) = if a < b { (a.get(), b.get()) } else { (b.get(), a.get()) };
+    let (low, high) = if a < b {
+        (a.get(), b.get())
+    } else {
+        (b.get(), a.get())
+    };
     low.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ high
 }

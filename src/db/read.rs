@@ -67,7 +67,10 @@ impl Store {
         Ok(rows
             .into_iter()
             .filter_map(|r| {
-                let counts = FollowCounts { following: r.following, followers: r.followers };
+                let counts = FollowCounts {
+                    following: r.following,
+                    followers: r.followers,
+                };
                 UserId::new(r.user_id).ok().map(|id| (id, counts))
             })
             .collect())
@@ -103,7 +106,11 @@ fn id_json(ids: &[UserId]) -> String {
 
 fn profile(row: UserRow) -> Option<UserProfile> {
     let id = UserId::new(row.user_id).ok()?;
-    Some(UserProfile { id, name: row.user_name, photo: row.profile_photo })
+    Some(UserProfile {
+        id,
+        name: row.user_name,
+        photo: row.profile_photo,
+    })
 }
 
 fn stored_relation(row: RelationRow) -> Option<StoredRelation> {

@@ -76,14 +76,32 @@ mod tests {
     #[test]
     fn every_other_spelling_is_rejected() {
         for bad in [
-            "", "0", "00", "-1", "+12", " 12", "12 ", "12.0", "1e3", "abc", "١٢",
-            "9223372036854775808", "18446744073709551616",
+            "",
+            "0",
+            "00",
+            "-1",
+            "+12",
+            " 12",
+            "12 ",
+            "12.0",
+            "1e3",
+            "abc",
+            "١٢",
+            "9223372036854775808",
+            "18446744073709551616",
         ] {
             assert_eq!(bad.parse::<UserId>(), Err(InvalidUserId), "{bad:?}");
         }
         for bad in [
-            json!(0), json!(-1), json!(12.5), json!(12.0), json!(null), json!(true),
-            json!([12]), json!({"id": 12}), json!(9223372036854775808u64),
+            json!(0),
+            json!(-1),
+            json!(12.5),
+            json!(12.0),
+            json!(null),
+            json!(true),
+            json!([12]),
+            json!({"id": 12}),
+            json!(9223372036854775808u64),
         ] {
             assert_eq!(UserId::from_json(&bad), Err(InvalidUserId), "{bad}");
         }

@@ -44,10 +44,16 @@ impl Loader<CountsOf> for GraphLoader {
     type Value = FollowCounts;
     type Error = Arc<ServiceError>;
 
-    async fn load(&self, keys: &[CountsOf]) -> Result<HashMap<CountsOf, FollowCounts>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[CountsOf],
+    ) -> Result<HashMap<CountsOf, FollowCounts>, Self::Error> {
         let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
         let counts = self.service.counts(&ids).await?;
-        Ok(counts.into_iter().map(|(id, c)| (CountsOf(id), c)).collect())
+        Ok(counts
+            .into_iter()
+            .map(|(id, c)| (CountsOf(id), c))
+            .collect())
     }
 }
 

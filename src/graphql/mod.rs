@@ -38,5 +38,8 @@ pub fn sdl() -> String {
 /// nothing is cached from one request to the next.
 pub fn prepare(request: Request, service: &Service, viewer: Option<UserId>) -> Request {
     let loader = DataLoader::new(GraphLoader::new(service.clone(), viewer), tokio::spawn);
-    request.data(service.clone()).data(Viewer(viewer)).data(loader)
+    request
+        .data(service.clone())
+        .data(Viewer(viewer))
+        .data(loader)
 }

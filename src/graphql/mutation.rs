@@ -20,7 +20,7 @@ pub struct FollowPayload {
     user: User,
 }
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// The viewer follows `target`. Repeating it changes nothing and succeeds.
     /// Errors: BAD_USER_INPUT (self, bad id), NOT_FOUND, FORBIDDEN (a block either way).
@@ -38,9 +38,15 @@ async fn act(ctx: &Context<'_>, action: Action, target: &ID) -> Result<FollowPay
     let viewer = require_viewer(ctx)?;
     let id = input::user_id(target)?;
     let service = ctx.data::<Service>()?;
-    service.apply(action, viewer, id).await.map_err(|e| e.extend())?;
+    service
+        .apply(action, viewer, id)
+        .await
+        .map_err(|e| e.extend())?;
     let user = load_user(ctx, id).await?.ok_or_else(|| unknown(id))?;
-    Ok(FollowPayload { target: ID(id.to_string()), user })
+    Ok(FollowPayload {
+        target: ID(id.to_string()),
+        user,
+    })
 }
 
 fn unknown(id: UserId) -> async_graphql::Error {

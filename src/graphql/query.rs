@@ -15,14 +15,12 @@ const MAX_IDS: usize = 100;
 
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The user the request's token names. Needs a viewer.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<User> {
         let id = require_viewer(ctx)?;
-        load_user(ctx, id)
-            .await?
-            .ok_or_else(unauthenticated)
+        load_user(ctx, id).await?.ok_or_else(unauthenticated)
     }
 
     /// A user by id; null when there is none.
@@ -37,8 +35,14 @@ impl QueryRoot {
         }
         let ids = input::user_ids(&ids)?;
         let loader = ctx.data::<DataLoader<GraphLoader>>()?;
-        let found = loader.load_many(ids.iter().copied()).await.map_err(|e| e.extend())?;
-        Ok(ids.iter().map(|id| found.get(id).cloned().map(User)).collect())
+        let found = loader
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(ids
+            .iter()
+            .map(|id| found.get(id).cloned().map(User))
+            .collect())
     }
 }
 

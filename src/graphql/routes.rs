@@ -59,13 +59,18 @@ async fn graphiql() -> Html<&'static str> {
 async fn asset(Path(file): Path<String>) -> impl IntoResponse {
     let (body, content_type): (&'static [u8], &str) = match file.as_str() {
         "graphiql.min.js" => (include_bytes!("../../assets/graphiql/graphiql.min.js"), JS),
-        "graphiql.min.css" => (include_bytes!("../../assets/graphiql/graphiql.min.css"), CSS),
-        "react.production.min.js" => {
-            (include_bytes!("../../assets/graphiql/react.production.min.js"), JS)
-        }
-        "react-dom.production.min.js" => {
-            (include_bytes!("../../assets/graphiql/react-dom.production.min.js"), JS)
-        }
+        "graphiql.min.css" => (
+            include_bytes!("../../assets/graphiql/graphiql.min.css"),
+            CSS,
+        ),
+        "react.production.min.js" => (
+            include_bytes!("../../assets/graphiql/react.production.min.js"),
+            JS,
+        ),
+        "react-dom.production.min.js" => (
+            include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+            JS,
+        ),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let headers = [

@@ -57,14 +57,20 @@ impl User {
 impl User {
     async fn counts(&self, ctx: &Context<'_>) -> Result<FollowCounts> {
         let loader = ctx.data::<DataLoader<GraphLoader>>()?;
-        let counts = loader.load_one(CountsOf(self.0.id)).await.map_err(|e| e.extend())?;
+        let counts = loader
+            .load_one(CountsOf(self.0.id))
+            .await
+            .map_err(|e| e.extend())?;
         Ok(counts.unwrap_or_default())
     }
 
     async fn flags(&self, ctx: &Context<'_>) -> Result<ViewerFlags> {
         require_viewer(ctx)?;
         let loader = ctx.data::<DataLoader<GraphLoader>>()?;
-        let flags = loader.load_one(FlagsOf(self.0.id)).await.map_err(|e| e.extend())?;
+        let flags = loader
+            .load_one(FlagsOf(self.0.id))
+            .await
+            .map_err(|e| e.extend())?;
         Ok(flags.unwrap_or_default())
     }
 }

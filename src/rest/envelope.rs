@@ -30,7 +30,10 @@ pub fn created_target(target: UserId) -> Response {
 pub enum LegacyError {
     /// A parameter is missing or invalid: 400 `{"message": {name: reason}}`, as flask-restful's
     /// reqparse answered.
-    Param { name: &'static str, reason: &'static str },
+    Param {
+        name: &'static str,
+        reason: &'static str,
+    },
     Auth(AuthError),
     Service(ServiceError),
 }
@@ -54,7 +57,9 @@ impl From<ServiceError> for LegacyError {
 impl IntoResponse for LegacyError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            LegacyError::Param { name, reason } => (StatusCode::BAD_REQUEST, json!({ name: reason })),
+            LegacyError::Param { name, reason } => {
+                (StatusCode::BAD_REQUEST, json!({ name: reason }))
+            }
             LegacyError::Auth(err) => auth_failure(err),
             LegacyError::Service(err) => service_failure(err),
         };

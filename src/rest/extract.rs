@@ -1,10 +1,10 @@
 //! How the legacy app read its inputs: the viewer from the bearer token (checked before any
 //! parameter, as its `login_required` decorator did) and `target` from a JSON body or a path.
 
+use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::body::Bytes;
 use serde_json::Value;
 
 use super::envelope::{LegacyError, INVALID_USER_ID, MISSING_JSON};
@@ -38,11 +38,15 @@ impl<S: Send + Sync> FromRequest<S> for TargetBody {
         if !is_json(&req) {
             return Err(missing_target());
         }
-        let body = Bytes::from_request(req, state).await.map_err(|_| missing_target())?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| missing_target())?;
         let json: Value = serde_json::from_slice(&body).map_err(|_| missing_target())?;
         match json.get("target") {
             None | Some(Value::Null) => Err(missing_target()),
-            Some(raw) => UserId::from_json(raw).map(TargetBody).map_err(|_| invalid_target()),
+            Some(raw) => UserId::from_json(raw)
+                .map(TargetBody)
+                .map_err(|_| invalid_target()),
         }
     }
 }
@@ -65,9 +69,15 @@ fn is_json(req: &Request) -> bool {
 }
 
 fn missing_target() -> LegacyError {
-    LegacyError::Param { name: "target", reason: MISSING_JSON }
+    LegacyError::Param {
+        name: "target",
+        reason: MISSING_JSON,
+    }
 }
 
 fn invalid_target() -> LegacyError {
-    LegacyError::Param { name: "target", reason: INVALID_USER_ID }
+    LegacyError::Param {
+        name: "target",
+        reason: INVALID_USER_ID,
+    }
 }

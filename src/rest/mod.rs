@@ -25,7 +25,13 @@ pub struct RestState {
 pub fn router(state: RestState) -> Router {
     Router::new()
         .route("/app/v1_0/user/followings", post(followings::follow))
-        .route("/app/v1_0/user/followings/{target}", delete(followings::unfollow))
-        .route("/app/v1_0/user/followings/{target}/", delete(followings::unfollow))
+        .route(
+            "/app/v1_0/user/followings/{target}",
+            delete(followings::unfollow),
+        )
+        .route(
+            "/app/v1_0/user/followings/{target}/",
+            delete(followings::unfollow),
+        )
         .with_state(state)
 }

@@ -13,7 +13,10 @@ use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
 impl Service {
     /// The profiles of the ids that exist.
     #[instrument(skip_all, fields(ids = ids.len()))]
-    pub async fn users(&self, ids: &[UserId]) -> Result<HashMap<UserId, UserProfile>, ServiceError> {
+    pub async fn users(
+        &self,
+        ids: &[UserId],
+    ) -> Result<HashMap<UserId, UserProfile>, ServiceError> {
         let users = self.store.users(ids).await?;
         Ok(users.into_iter().map(|u| (u.id, u)).collect())
     }
@@ -25,7 +28,10 @@ impl Service {
 
     /// Exact following and follower counts.
     #[instrument(skip_all, fields(ids = ids.len()))]
-    pub async fn counts(&self, ids: &[UserId]) -> Result<HashMap<UserId, FollowCounts>, ServiceError> {
+    pub async fn counts(
+        &self,
+        ids: &[UserId],
+    ) -> Result<HashMap<UserId, FollowCounts>, ServiceError> {
         Ok(self.store.counts(ids).await?.into_iter().collect())
     }
 
@@ -36,12 +42,16 @@ impl Service {
         viewer: UserId,
         others: &[UserId],
     ) -> Result<HashMap<UserId, ViewerFlags>, ServiceError> {
-        let mut flags: HashMap<UserId, ViewerFlags> =
-            others.iter().map(|&id| (id, ViewerFlags::default())).collect();
+        let mut flags: HashMap<UserId, ViewerFlags> = others
+            .iter()
+            .map(|&id| (id, ViewerFlags::default()))
+            .collect();
         for r in self.store.relations_with(viewer, others).await? {
             let outgoing = r.user == viewer;
             let other = if outgoing { r.target } else { r.user };
-            let Some(f) = flags.get_mut(&other) else { continue };
+            let Some(f) = flags.get_mut(&other) else {
+                continue;
+            };
             match (outgoing, r.relation) {
                 (true, Relation::Follow) => f.viewer_is_following = true,
                 (true, Relation::Blacklist) => f.viewer_has_blocked = true,

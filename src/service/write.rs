@@ -53,8 +53,20 @@ impl Service {
 
 fn change(write: Write, viewer: UserId, target: UserId, at: DateTime<Utc>) -> RelationChange {
     match write {
-        Write::Forward { from, to } => RelationChange { user: viewer, target, from, to, at },
-        Write::Backward { from, to } => RelationChange { user: target, target: viewer, from, to, at },
+        Write::Forward { from, to } => RelationChange {
+            user: viewer,
+            target,
+            from,
+            to,
+            at,
+        },
+        Write::Backward { from, to } => RelationChange {
+            user: target,
+            target: viewer,
+            from,
+            to,
+            at,
+        },
     }
 }
 

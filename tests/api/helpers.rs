@@ -1,0 +1,364 @@
+//! `TestApp`: a real followgraph on a loopback port, over a fresh database of the chosen backend,
+//! with helpers that speak GraphQL and legacy REST and read rows back for assertions.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use followgraph::app;
+use followgraph::cli::{LogFormat, Settings};
+use followgraph::config::Config;
+use followgraph::db::Store;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The secret every test app signs with; the PyJWT fixture was minted with it.
+pub const SECRET: &str = "followgraph-test-secret";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A user that exists in `user_basic`, with a valid access token.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: i64,
+    pub token: String,
+}
+
+/// One `user_relation` row as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RelationRow {
+    pub relation: i16,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Store,
+    postgres_db: Option<String>,
+    _dir: Option<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// A running app on a fresh database; `None` when PostgreSQL is asked for but absent outside
+    /// CI (in CI, `CI` is set and an absent server fails the test).
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (database_url, postgres_db, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                (url, None, Some(dir))
+            }
+            Backend::Postgres => {
+                let (url, name) = fresh_postgres_database().await?;
+                (url, Some(name), None)
+            }
+        };
+        let config = Config::from_settings(&settings(database_url)).expect("config");
+        let built = app::build(&config).await.expect("app builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = built.router;
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            followgraph::server::serve(listener, router, shutdown)
+                .await
+                .expect("serve");
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let store = built.service.store().clone();
+        Some(TestApp {
+            addr,
+            client,
+            store,
+            postgres_db,
+            _dir: dir,
+            stop: Some(stop),
+        })
+    }
+
+    /// Stops the server and drops the PostgreSQL database made for this test.
+    pub async fn teardown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.store.close().await;
+        if let Some(name) = self.postgres_db.take() {
+            drop_database(&name).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Inserts `n` users with ids unique to this test and returns them with tokens.
+    pub async fn actors(&self, n: usize) -> Vec<Actor> {
+        let base = i64::from(rand::random::<u32>() % 1_000_000) * 1_000 + 1_000_000;
+        let mut actors = Vec::with_capacity(n);
+        for i in 0..n as i64 {
+            let id = base + i;
+            self.insert_user(id, &format!("user {id}")).await;
+            actors.push(Actor {
+                id,
+                token: token(json!({ "user_id": id, "refresh": false }), 3600),
+            });
+        }
+        actors
+    }
+
+    /// Inserts one row into `user_basic`, the way the legacy user service would.
+    pub async fn insert_user(&self, id: i64, name: &str) {
+        let sql = "INSERT INTO user_basic (user_id, user_name) VALUES ($1, $2)";
+        let done = match &self.store {
+            Store::Postgres(pool) => sqlx::query(sql)
+                .bind(id)
+                .bind(name)
+                .execute(pool)
+                .await
+                .map(drop),
+            Store::Sqlite(db) => sqlx::query(sql)
+                .bind(id)
+                .bind(name)
+                .execute(&db.write)
+                .await
+                .map(drop),
+        };
+        done.expect("insert user");
+    }
+
+    /// The row `user → target`, if any.
+    pub async fn relation(&self, user: i64, target: i64) -> Option<RelationRow> {
+        let rows = self.relation_rows(user, target).await;
+        assert!(rows.len() <= 1, "more than one row for one pair: {rows:?}");
+        rows.into_iter().next()
+    }
+
+    /// Every row `user → target` (the unique constraint allows at most one).
+    pub async fn relation_rows(&self, user: i64, target: i64) -> Vec<RelationRow> {
+        let sql = "SELECT relation, create_time, update_time FROM user_relation \
+                   WHERE user_id = $1 AND target_user_id = $2";
+        match &self.store {
+            Store::Postgres(pool) => {
+                sqlx::query_as(sql)
+                    .bind(user)
+                    .bind(target)
+                    .fetch_all(pool)
+                    .await
+            }
+            Store::Sqlite(db) => {
+                sqlx::query_as(sql)
+                    .bind(user)
+                    .bind(target)
+                    .fetch_all(&db.read)
+                    .await
+            }
+        }
+        .expect("read relation")
+    }
+
+    /// How many relation rows involve `user` on either side.
+    pub async fn rows_touching(&self, user: i64) -> i64 {
+        let sql = "SELECT count(*) FROM user_relation WHERE user_id = $1 OR target_user_id = $1";
+        let (n,): (i64,) = match &self.store {
+            Store::Postgres(pool) => sqlx::query_as(sql).bind(user).fetch_one(pool).await,
+            Store::Sqlite(db) => sqlx::query_as(sql).bind(user).fetch_one(&db.read).await,
+        }
+        .expect("count rows");
+        n
+    }
+
+    /// POSTs a GraphQL request with an optional raw `Authorization` header value.
+    pub async fn graphql_with(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut request = self.client.post(self.url("/graphql"));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("graphql request");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("graphql json")
+    }
+
+    /// POSTs a GraphQL request as `actor` (or anonymously).
+    pub async fn graphql(&self, actor: Option<&Actor>, query: &str, variables: Value) -> Value {
+        let header = actor.map(|a| format!("Bearer {}", a.token));
+        self.graphql_with(header.as_deref(), query, variables).await
+    }
+
+    /// `followUser` or `unfollowUser` through GraphQL.
+    pub async fn gql_act(&self, actor: &Actor, mutation: &str, target: Value) -> Value {
+        let query = format!(
+            "mutation($t: ID!) {{ {mutation}(target: $t) {{ target user {{ id followersCount viewerIsFollowing }} }} }}"
+        );
+        self.graphql(Some(actor), &query, json!({ "t": target }))
+            .await
+    }
+
+    /// `POST /app/v1_0/user/followings` with a raw `Authorization` header value and JSON body.
+    pub async fn rest_follow_with(
+        &self,
+        authorization: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url("/app/v1_0/user/followings"));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        read(request.json(&body).send().await.expect("rest request")).await
+    }
+
+    /// `POST /app/v1_0/user/followings` as `actor`.
+    pub async fn rest_follow(&self, actor: &Actor, target: Value) -> (StatusCode, Value) {
+        let header = format!("Bearer {}", actor.token);
+        self.rest_follow_with(Some(&header), json!({ "target": target }))
+            .await
+    }
+
+    /// `DELETE /app/v1_0/user/followings/{target}` as `actor`.
+    pub async fn rest_unfollow(&self, actor: &Actor, target: &str) -> (StatusCode, Value) {
+        let url = self.url(&format!("/app/v1_0/user/followings/{target}"));
+        let request = self.client.delete(url).bearer_auth(&actor.token);
+        read(request.send().await.expect("rest request")).await
+    }
+
+    /// `followingCount` and `followersCount` of a user, read through GraphQL.
+    pub async fn counts(&self, user: i64) -> (i64, i64) {
+        let query = "query($id: ID!) { user(id: $id) { followingCount followersCount } }";
+        let body = self
+            .graphql(None, query, json!({ "id": user.to_string() }))
+            .await;
+        let u = &body["data"]["user"];
+        (
+            u["followingCount"].as_i64().expect("count"),
+            u["followersCount"].as_i64().expect("count"),
+        )
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// The `extensions.code` of the first GraphQL error, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// An HS256 token over `claims` plus an `exp` `ttl` seconds from now (negative: in the past).
+pub fn token(claims: Value, ttl: i64) -> String {
+    sign(Algorithm::HS256, SECRET, claims, ttl)
+}
+
+/// A token signed with any algorithm of the HMAC family and any secret.
+pub fn sign(alg: Algorithm, secret: &str, mut claims: Value, ttl: i64) -> String {
+    let exp = chrono::Utc::now().timestamp() + ttl;
+    claims["exp"] = json!(exp);
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&Header::new(alg), &claims, &key).expect("sign")
+}
+
+fn settings(database_url: String) -> Settings {
+    Settings {
+        database_url: Some(database_url),
+        redis_url: None,
+        jwt_secret: Some(SECRET.to_owned()),
+        listen_addr: "127.0.0.1:0".parse().expect("addr"),
+        max_body_bytes: 64 * 1024,
+        log_format: LogFormat::Human,
+    }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Creates an empty database for one test. Databases left by crashed runs are dropped once
+/// they are an hour old, so the server does not fill up.
+async fn fresh_postgres_database() -> Option<(String, String)> {
+    let admin_url = postgres_admin_url();
+    let mut admin = match PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(err) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping a PostgreSQL test: {err} (set CI=1 to make this a failure)");
+            return None;
+        }
+        Err(err) => panic!("PostgreSQL is required in CI: {err}"),
+    };
+    drop_stale_databases(&mut admin).await;
+    let name = format!(
+        "fgtest_{}_{:08x}",
+        Utc::now().timestamp(),
+        rand::random::<u32>()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create db");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .expect("url has a database");
+    Some((format!("{base}/{name}"), name))
+}
+
+async fn drop_stale_databases(admin: &mut PgConnection) {
+    let cutoff = Utc::now().timestamp() - 3600;
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'fgtest\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .expect("list databases");
+    for (name,) in names {
+        let stamp = name.split('_').nth(1).and_then(|s| s.parse::<i64>().ok());
+        if stamp.is_some_and(|s| s < cutoff) {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut *admin)
+                .await;
+        }
+    }
+}
+
+async fn drop_database(name: &str) {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&postgres_admin_url())
+        .await;
+    if let Ok(pool) = pool {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&pool)
+            .await;
+        pool.close().await;
+    }
+}
