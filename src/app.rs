@@ -7,6 +7,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::token::TokenKeys;
 use crate::auth::Authenticator;
+use crate::cache::{Cache, CacheOptions};
 use crate::config::Config;
 use crate::db::{DbError, Store};
 use crate::graphql::routes::GraphqlState;
@@ -20,40 +21,51 @@ pub struct App {
     pub service: Service,
 }
 
-/// Opens the database, migrates it, seeds demo users into the embedded default, and builds the
-/// router.
-pub async fn build(config: &Config) -> Result<App, DbError> {
+/// Why the application could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+}
+
+/// Opens the database, migrates it, seeds demo users into the embedded default, connects the
+/// cache if one is configured, and builds the router.
+pub async fn build(config: &Config) -> Result<App, BuildError> {
     let store = Store::connect(&config.database_url, &config.store)?;
     store.migrate().await?;
     if config.embedded {
         let seeded = store.seed_demo_users().await?;
         if seeded > 0 {
-            tracing::info!(
-                users = seeded,
-                "seeded demo users into the embedded database"
-            );
+            tracing::info!(users = seeded, "seeded demo users into the embedded database");
         }
     }
-    let service = Service::new(store);
+    let cache = match &config.redis_url {
+        Some(url) => Some(Cache::connect(url, CacheOptions::default())?),
+        None => None,
+    };
+    if let Some(cache) = &cache {
+        cache.spawn_healer();
+    }
+    let service = Service::new(store, cache);
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
-    let router = router(service.clone(), auth, config.max_body_bytes);
+    let router = router(service.clone(), auth, config);
     Ok(App { router, service })
 }
 
 /// Every route, behind the layers that apply to all of them.
-pub fn router(service: Service, auth: Authenticator, max_body_bytes: usize) -> Router {
+pub fn router(service: Service, auth: Authenticator, config: &Config) -> Router {
     let graphql_state = GraphqlState {
         schema: graphql::build_schema(),
         auth: auth.clone(),
         service: service.clone(),
+        expose_round_trips: config.expose_round_trips,
     };
     Router::new()
         .merge(graphql::routes::router(graphql_state))
-        .merge(rest::router(RestState {
-            service: service.clone(),
-            auth,
-        }))
+        .merge(rest::router(RestState { service: service.clone(), auth }))
         .merge(health::router(service))
-        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(TraceLayer::new_for_http())
 }

@@ -48,16 +48,15 @@ pub struct Settings {
     #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "LISTEN_ADDR",
-        global = true,
-        default_value = "127.0.0.1:8000"
-    )]
+    #[arg(long, env = "LISTEN_ADDR", global = true, default_value = "127.0.0.1:8000")]
     pub listen_addr: SocketAddr,
     /// Largest request body accepted on any route, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Report each GraphQL response's database and Redis round trips in
+    /// `extensions.roundTrips`.
+    #[arg(long, env = "EXPOSE_ROUND_TRIPS", global = true)]
+    pub expose_round_trips: bool,
     /// Log format: human-readable lines or one JSON object per line.
     #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

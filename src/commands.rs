@@ -29,9 +29,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let app = app::build(&config)
-        .await
-        .context("cannot open the database")?;
+    let app = app::build(&config).await.context("cannot open the database")?;
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen_addr))?;

@@ -23,6 +23,8 @@ pub struct Config {
     pub dev_mode: bool,
     pub listen_addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// Adds `extensions.roundTrips` to GraphQL responses (for tests and diagnosis).
+    pub expose_round_trips: bool,
     pub store: StoreOptions,
 }
 
@@ -55,6 +57,7 @@ impl Config {
             dev_mode,
             listen_addr: settings.listen_addr,
             max_body_bytes: settings.max_body_bytes,
+            expose_round_trips: settings.expose_round_trips,
             store: StoreOptions::default(),
         })
     }

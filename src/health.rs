@@ -10,10 +10,7 @@ use crate::service::Service;
 
 /// `/healthz` (the process answers) and `/readyz` (the database answers too).
 pub fn router(service: Service) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(service)
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(service)
 }
 
 async fn healthz() -> Json<Value> {

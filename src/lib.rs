@@ -11,7 +11,7 @@
 //!   [`rest`] (the legacy shim), plus [`health`]; [`auth`] turns a bearer token into a viewer
 //!   for both;
 //! - [`service`]: every follow-graph rule, in one place;
-//! - [`db`]: the legacy tables on PostgreSQL or SQLite;
+//! - [`db`]: the legacy tables on PostgreSQL or SQLite, and [`cache`]: the legacy Redis keys;
 //! - [`domain`]: ids, relations and users, with no I/O.
 //!
 //! Around them: [`cli`] and [`config`] read and validate settings, [`telemetry`] sets up logs,
@@ -20,6 +20,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;

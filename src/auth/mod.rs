@@ -53,9 +53,7 @@ impl Authenticator {
 
     /// The viewer named by the request's `Authorization` header, which must be present.
     pub async fn required_viewer(&self, headers: &HeaderMap) -> Result<UserId, AuthError> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(AuthError::Missing)?;
+        let value = headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
         let raw = value.to_str().map_err(|_| TokenError::Malformed)?;
         let jwt = bearer(raw).ok_or(TokenError::Malformed)?;
         let claims = self.keys.decode(jwt)?;

@@ -119,20 +119,12 @@ mod tests {
     fn a_minted_token_decodes_to_its_user() {
         let id = UserId::new(42).unwrap();
         let token = keys().mint(id, Duration::from_secs(60)).unwrap();
-        assert_eq!(
-            keys().decode(&token).unwrap(),
-            Claims {
-                user_id: id,
-                refresh: false
-            }
-        );
+        assert_eq!(keys().decode(&token).unwrap(), Claims { user_id: id, refresh: false });
     }
 
     #[test]
     fn another_secret_is_rejected() {
-        let token = keys()
-            .mint(UserId::new(42).unwrap(), Duration::from_secs(60))
-            .unwrap();
+        let token = keys().mint(UserId::new(42).unwrap(), Duration::from_secs(60)).unwrap();
         let other = TokenKeys::new(&SecretString::from("another-secret"));
         assert!(matches!(other.decode(&token), Err(TokenError::Rejected(_))));
     }

@@ -8,6 +8,7 @@
 mod connect;
 pub mod demo;
 mod error;
+mod lists;
 mod pair;
 mod postgres;
 mod read;
@@ -15,7 +16,8 @@ mod sqlite;
 
 pub use connect::StoreOptions;
 pub use error::DbError;
-pub use pair::PairTx;
+pub use lists::OwnedEntry;
+pub use pair::{PairLock, PairTx};
 
 use sqlx::{PgPool, SqlitePool};
 

@@ -1,17 +1,39 @@
-//! The one write path: a transaction that holds a pair of users still while the service's rules
-//! read their relations and write the outcome.
+//! The one write path: a lock that holds a pair of users still from before the rules read their
+//! relations until after the cache has been brought in line with the commit, and the transaction
+//! taken under it.
+//!
+//! Holding the pair past the commit is what keeps the cache exact: two writes to one pair apply
+//! their cache changes in the order they committed. Writes to different pairs touch different
+//! zset members, and count increments commute, so they need no order between them.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use super::{postgres, sqlite, DbError, Store};
 use crate::domain::ids::UserId;
 use crate::domain::relation::{PairState, Relation};
 
-/// An open transaction in which no other writer can change the relations between two users.
-pub enum PairTx {
-    Postgres(Transaction<'static, Postgres>),
-    Sqlite(Transaction<'static, Sqlite>),
+/// A connection that holds the pair `{a, b}` until [`PairLock::release`].
+///
+/// PostgreSQL: a session-level advisory lock on the pair's key. SQLite: the single writer
+/// connection itself. If the lock is dropped without being released (a panic, a shutdown), the
+/// PostgreSQL connection is taken out of the pool and closed, which ends the session and so the
+/// lock, rather than returning a connection that still holds it.
+pub struct PairLock {
+    conn: Option<LockedConn>,
+    key: i64,
+}
+
+enum LockedConn {
+    Postgres(PoolConnection<Postgres>),
+    Sqlite(PoolConnection<Sqlite>),
+}
+
+/// An open transaction under a [`PairLock`].
+pub enum PairTx<'c> {
+    Postgres(Transaction<'c, Postgres>),
+    Sqlite(Transaction<'c, Sqlite>),
 }
 
 /// Runs one expression against the transaction's connection, whichever backend it is: the
@@ -42,33 +64,60 @@ const SET_RELATION: &str = "INSERT INTO user_relation \
      DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time";
 
 impl Store {
-    /// Begins a write transaction that excludes every other writer of the pair `{a, b}`.
-    pub async fn lock_pair(&self, a: UserId, b: UserId) -> Result<PairTx, DbError> {
-        match self {
+    /// Waits for the pair `{a, b}` (bounded by the statement timeout) and holds it.
+    pub async fn lock_pair(&self, a: UserId, b: UserId) -> Result<PairLock, DbError> {
+        let key = pair_lock_key(a, b);
+        let conn = match self {
             Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let key = pair_lock_key(a, b);
-                sqlx::query(postgres::LOCK_PAIR)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(PairTx::Postgres(tx))
+                let mut conn = pool.acquire().await?;
+                sqlx::query(postgres::LOCK_PAIR).bind(key).execute(&mut *conn).await?;
+                LockedConn::Postgres(conn)
             }
-            Store::Sqlite(db) => Ok(PairTx::Sqlite(
-                db.write.begin_with(sqlite::BEGIN_WRITE).await?,
-            )),
+            Store::Sqlite(db) => LockedConn::Sqlite(db.write.acquire().await?),
+        };
+        Ok(PairLock { conn: Some(conn), key })
+    }
+}
+
+impl PairLock {
+    /// Begins the write transaction on the locked connection.
+    pub async fn begin(&mut self) -> Result<PairTx<'_>, DbError> {
+        match self.conn.as_mut() {
+            Some(LockedConn::Postgres(conn)) => Ok(PairTx::Postgres(conn.begin().await?)),
+            Some(LockedConn::Sqlite(conn)) => {
+                Ok(PairTx::Sqlite(conn.begin_with(sqlite::BEGIN_WRITE).await?))
+            }
+            None => Err(DbError::Query(sqlx::Error::PoolClosed)),
+        }
+    }
+
+    /// Lets other writers of the pair go on.
+    pub async fn release(mut self) {
+        if let Some(LockedConn::Postgres(conn)) = self.conn.as_mut() {
+            let unlocked =
+                sqlx::query(postgres::UNLOCK_PAIR).bind(self.key).execute(&mut **conn).await;
+            if let Err(err) = unlocked {
+                tracing::warn!(error = %err, "cannot unlock a pair; closing its connection");
+                return; // Drop closes the connection, which releases the lock.
+            }
+        }
+        self.conn = None;
+    }
+}
+
+impl Drop for PairLock {
+    fn drop(&mut self) {
+        if let Some(LockedConn::Postgres(conn)) = self.conn.take() {
+            drop(conn.detach());
         }
     }
 }
 
-impl PairTx {
+impl PairTx<'_> {
     /// Whether `user_basic` has this user.
     pub async fn user_exists(&mut self, id: UserId) -> Result<bool, DbError> {
         let found: Option<(i64,)> = on_conn!(self, |conn| {
-            sqlx::query_as(USER_EXISTS)
-                .bind(id.get())
-                .fetch_optional(conn)
-                .await?
+            sqlx::query_as(USER_EXISTS).bind(id.get()).fetch_optional(conn).await?
         });
         Ok(found.is_some())
     }
@@ -76,15 +125,10 @@ impl PairTx {
     /// The relations `user → target` and `target → user`; a missing row reads as none.
     pub async fn pair_state(&mut self, user: UserId, target: UserId) -> Result<PairState, DbError> {
         let rows: Vec<(i64, i16)> = on_conn!(self, |conn| {
-            let q = sqlx::query_as(PAIR_STATE)
-                .bind(user.get())
-                .bind(target.get());
+            let q = sqlx::query_as(PAIR_STATE).bind(user.get()).bind(target.get());
             q.fetch_all(conn).await?
         });
-        let mut state = PairState {
-            forward: Relation::None,
-            backward: Relation::None,
-        };
+        let mut state = PairState { forward: Relation::None, backward: Relation::None };
         for (from, code) in rows {
             if from == user.get() {
                 state.forward = Relation::from_code(code);
@@ -104,19 +148,13 @@ impl PairTx {
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
         on_conn!(self, |conn| {
-            let q = sqlx::query(SET_RELATION)
-                .bind(user.get())
-                .bind(target.get());
-            q.bind(relation.code())
-                .bind(at)
-                .execute(conn)
-                .await
-                .map(drop)?
+            let q = sqlx::query(SET_RELATION).bind(user.get()).bind(target.get());
+            q.bind(relation.code()).bind(at).execute(conn).await.map(drop)?
         });
         Ok(())
     }
 
-    /// Makes the writes durable and releases the pair.
+    /// Makes the writes durable; the pair stays locked until the lock is released.
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
             PairTx::Postgres(tx) => tx.commit().await?,
@@ -126,12 +164,9 @@ impl PairTx {
     }
 }
 
-/// One 64-bit key for the unordered pair, the same whichever user acts.
+/// One 64-bit key for the unordered pair, the same whichever user acts. A collision only makes
+/// two pairs wait for each other.
 fn pair_lock_key(a: UserId, b: UserId) -> i64 {
-    let (low, high) = if a < b {
-        (a.get(), b.get())
-    } else {
-        (b.get(), a.get())
-    };
+    let (low, high) = if a < b { (a.get(), b.get()) } else { (b.get(), a.get()) };
     low.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ high
 }

@@ -7,8 +7,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Serializes every write between two users, whichever of them acts. A row lock cannot do it:
 /// the rows may not exist yet, and the rule "a blocked user cannot follow" reads the reverse row.
-/// The key mixes the unordered pair; a collision only makes two pairs wait for each other.
-pub const LOCK_PAIR: &str = "SELECT pg_advisory_xact_lock($1)";
+/// Session-level, because the pair stays held after the commit while the cache catches up.
+pub const LOCK_PAIR: &str = "SELECT pg_advisory_lock($1)";
+pub const UNLOCK_PAIR: &str = "SELECT pg_advisory_unlock($1)";
 
 pub const USERS: &str = "SELECT user_id, user_name, profile_photo FROM user_basic \
      WHERE user_id = ANY($1::bigint[])";
@@ -23,3 +24,46 @@ pub const RELATIONS_WITH: &str = "SELECT user_id, target_user_id, relation FROM 
      UNION ALL \
      SELECT user_id, target_user_id, relation FROM user_relation \
      WHERE target_user_id = $1 AND user_id = ANY($2::bigint[]) AND relation <> 0";
+
+/// Pages of many users' lists in one query: a LATERAL subquery per user walks the
+/// `(user, relation, update_time, other)` index and stops after `$4` rows.
+macro_rules! pages_sql {
+    ($owner:literal, $other:literal) => {
+        concat!(
+            "SELECT u.id AS owner, r.other, r.update_time FROM unnest($1::bigint[]) AS u(id) ",
+            "CROSS JOIN LATERAL (SELECT ",
+            $other,
+            " AS other, update_time FROM user_relation ",
+            "WHERE ",
+            $owner,
+            " = u.id AND relation = 1 ",
+            "AND (update_time < $2 OR (update_time = $2 AND ",
+            $other,
+            " > $3)) ",
+            "ORDER BY update_time DESC, ",
+            $other,
+            " LIMIT $4) AS r"
+        )
+    };
+}
+
+pub const FOLLOWING_PAGES: &str = pages_sql!("user_id", "target_user_id");
+pub const FOLLOWERS_PAGES: &str = pages_sql!("target_user_id", "user_id");
+
+macro_rules! lists_sql {
+    ($owner:literal, $other:literal) => {
+        concat!(
+            "SELECT ",
+            $owner,
+            " AS owner, ",
+            $other,
+            " AS other, update_time FROM user_relation ",
+            "WHERE ",
+            $owner,
+            " = ANY($1::bigint[]) AND relation = 1"
+        )
+    };
+}
+
+pub const FOLLOWING_LISTS: &str = lists_sql!("user_id", "target_user_id");
+pub const FOLLOWERS_LISTS: &str = lists_sql!("target_user_id", "user_id");

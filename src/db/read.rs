@@ -67,10 +67,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .filter_map(|r| {
-                let counts = FollowCounts {
-                    following: r.following,
-                    followers: r.followers,
-                };
+                let counts = FollowCounts { following: r.following, followers: r.followers };
                 UserId::new(r.user_id).ok().map(|id| (id, counts))
             })
             .collect())
@@ -96,21 +93,17 @@ impl Store {
     }
 }
 
-fn id_array(ids: &[UserId]) -> Vec<i64> {
+pub(super) fn id_array(ids: &[UserId]) -> Vec<i64> {
     ids.iter().map(|id| id.get()).collect()
 }
 
-fn id_json(ids: &[UserId]) -> String {
+pub(super) fn id_json(ids: &[UserId]) -> String {
     serde_json::Value::from(id_array(ids)).to_string()
 }
 
 fn profile(row: UserRow) -> Option<UserProfile> {
     let id = UserId::new(row.user_id).ok()?;
-    Some(UserProfile {
-        id,
-        name: row.user_name,
-        photo: row.profile_photo,
-    })
+    Some(UserProfile { id, name: row.user_name, photo: row.profile_photo })
 }
 
 fn stored_relation(row: RelationRow) -> Option<StoredRelation> {

@@ -5,8 +5,8 @@ use sqlx::migrate::Migrator;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// `IMMEDIATE` takes the write lock at `BEGIN`, so the rules read a state no one else can
-/// change before the transaction commits.
+/// `IMMEDIATE` takes the file's write lock at `BEGIN`, so the rules read a state that no other
+/// process can change before the transaction commits (this process has one writer connection).
 pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 pub const USERS: &str = "SELECT user_id, user_name, profile_photo FROM user_basic \
@@ -22,3 +22,48 @@ pub const RELATIONS_WITH: &str = "SELECT user_id, target_user_id, relation FROM 
      UNION ALL \
      SELECT user_id, target_user_id, relation FROM user_relation \
      WHERE target_user_id = $1 AND user_id IN (SELECT value FROM json_each($2)) AND relation <> 0";
+
+/// Pages of many users' lists in one query. SQLite has no LATERAL, so a window function numbers
+/// each user's entries in list order and keeps the first `$4`.
+macro_rules! pages_sql {
+    ($owner:literal, $other:literal) => {
+        concat!(
+            "SELECT owner, other, update_time FROM (SELECT ",
+            $owner,
+            " AS owner, ",
+            $other,
+            " AS other, update_time, ROW_NUMBER() OVER (PARTITION BY ",
+            $owner,
+            " ORDER BY update_time DESC, ",
+            $other,
+            ") AS n FROM user_relation ",
+            "WHERE ",
+            $owner,
+            " IN (SELECT value FROM json_each($1)) AND relation = 1 ",
+            "AND (update_time < $2 OR (update_time = $2 AND ",
+            $other,
+            " > $3))) WHERE n <= $4"
+        )
+    };
+}
+
+pub const FOLLOWING_PAGES: &str = pages_sql!("user_id", "target_user_id");
+pub const FOLLOWERS_PAGES: &str = pages_sql!("target_user_id", "user_id");
+
+macro_rules! lists_sql {
+    ($owner:literal, $other:literal) => {
+        concat!(
+            "SELECT ",
+            $owner,
+            " AS owner, ",
+            $other,
+            " AS other, update_time FROM user_relation ",
+            "WHERE ",
+            $owner,
+            " IN (SELECT value FROM json_each($1)) AND relation = 1"
+        )
+    };
+}
+
+pub const FOLLOWING_LISTS: &str = lists_sql!("user_id", "target_user_id");
+pub const FOLLOWERS_LISTS: &str = lists_sql!("target_user_id", "user_id");

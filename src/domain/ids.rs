@@ -16,6 +16,9 @@ pub struct UserId(i64);
 pub struct InvalidUserId;
 
 impl UserId {
+    /// The smallest id, which sorts before every user.
+    pub const MIN: UserId = UserId(1);
+
     /// Accepts the integer if it is positive.
     pub fn new(raw: i64) -> Result<Self, InvalidUserId> {
         if raw > 0 {
@@ -47,9 +50,7 @@ impl FromStr for UserId {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(InvalidUserId);
         }
-        s.parse::<i64>()
-            .map_err(|_| InvalidUserId)
-            .and_then(Self::new)
+        s.parse::<i64>().map_err(|_| InvalidUserId).and_then(Self::new)
     }
 }
 

@@ -2,5 +2,6 @@
 //! layer above can share these types and they can be tested on their own.
 
 pub mod ids;
+pub mod page;
 pub mod relation;
 pub mod user;

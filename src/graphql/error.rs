@@ -35,6 +35,7 @@ impl ErrorExtensions for ServiceError {
                 tracing::error!(error = ?cause, "internal error");
                 "INTERNAL"
             }
+            ServiceError::Aborted => "INTERNAL",
         };
         coded(self.to_string(), code)
     }

@@ -7,8 +7,7 @@ use crate::domain::ids::UserId;
 
 /// A user id argument: exactly a positive decimal integer, sent as a string or an int.
 pub fn user_id(id: &ID) -> Result<UserId> {
-    id.parse::<UserId>()
-        .map_err(|e| bad_input(format!("Invalid user id {:?}: {e}.", id.as_str())))
+    id.parse::<UserId>().map_err(|e| bad_input(format!("Invalid user id {:?}: {e}.", id.as_str())))
 }
 
 /// Every id of a list argument, or the first bad one's error.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 
 use crate::domain::ids::UserId;
+use crate::domain::page::{Page, PageRequest, Side};
 use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
 use crate::service::{Service, ServiceError};
 
@@ -18,6 +19,14 @@ pub struct CountsOf(pub UserId);
 /// key cannot be answered for the wrong viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlagsOf(pub UserId);
+
+/// Key for one page of a user's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageOf {
+    pub owner: UserId,
+    pub side: Side,
+    pub request: PageRequest,
+}
 
 /// Loads through the service layer; created per request, so it caches nothing across requests.
 pub struct GraphLoader {
@@ -50,10 +59,7 @@ impl Loader<CountsOf> for GraphLoader {
     ) -> Result<HashMap<CountsOf, FollowCounts>, Self::Error> {
         let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
         let counts = self.service.counts(&ids).await?;
-        Ok(counts
-            .into_iter()
-            .map(|(id, c)| (CountsOf(id), c))
-            .collect())
+        Ok(counts.into_iter().map(|(id, c)| (CountsOf(id), c)).collect())
     }
 }
 
@@ -68,5 +74,25 @@ impl Loader<FlagsOf> for GraphLoader {
         let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
         let flags = self.service.viewer_flags(viewer, &ids).await?;
         Ok(flags.into_iter().map(|(id, f)| (FlagsOf(id), f)).collect())
+    }
+}
+
+impl Loader<PageOf> for GraphLoader {
+    type Value = Page;
+    type Error = Arc<ServiceError>;
+
+    /// Keys that share a side and page arguments (the usual fan-out) go to the service together.
+    async fn load(&self, keys: &[PageOf]) -> Result<HashMap<PageOf, Page>, Self::Error> {
+        let mut groups: HashMap<(Side, PageRequest), Vec<UserId>> = HashMap::new();
+        for key in keys {
+            groups.entry((key.side, key.request)).or_default().push(key.owner);
+        }
+        let mut pages = HashMap::with_capacity(keys.len());
+        for ((side, request), owners) in groups {
+            for (owner, page) in self.service.pages(side, &owners, &request).await? {
+                pages.insert(PageOf { owner, side, request }, page);
+            }
+        }
+        Ok(pages)
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL API for frontend clients. Everything here but `routes.rs` is plain
 //! async-graphql: resolvers translate between the schema and the service layer and hold no rule.
 
+mod connection;
 mod error;
 mod input;
 mod loaders;
@@ -38,8 +39,5 @@ pub fn sdl() -> String {
 /// nothing is cached from one request to the next.
 pub fn prepare(request: Request, service: &Service, viewer: Option<UserId>) -> Request {
     let loader = DataLoader::new(GraphLoader::new(service.clone(), viewer), tokio::spawn);
-    request
-        .data(service.clone())
-        .data(Viewer(viewer))
-        .data(loader)
+    request.data(service.clone()).data(Viewer(viewer)).data(loader)
 }

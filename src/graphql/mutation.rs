@@ -1,4 +1,4 @@
-//! Mutation root: follow and unfollow, each a thin call into the service layer.
+//! Mutation root: follow, unfollow, block and unblock, each a thin call into the service layer.
 
 use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject, ID};
 
@@ -6,7 +6,6 @@ use super::input;
 use super::query::load_user;
 use super::user::User;
 use super::viewer::require_viewer;
-use crate::domain::ids::UserId;
 use crate::service::{Action, Service, ServiceError};
 
 pub struct MutationRoot;
@@ -14,7 +13,16 @@ pub struct MutationRoot;
 /// The outcome of a follow or unfollow: the target and its state after the change.
 #[derive(SimpleObject)]
 pub struct FollowPayload {
-    /// The target's id, as given.
+    /// The target's id.
+    target: ID,
+    /// The target user, with counts and flags as they are after the change.
+    user: User,
+}
+
+/// The outcome of a block or unblock: the target and its state after the change.
+#[derive(SimpleObject)]
+pub struct BlockPayload {
+    /// The target's id.
     target: ID,
     /// The target user, with counts and flags as they are after the change.
     user: User,
@@ -25,30 +33,36 @@ impl MutationRoot {
     /// The viewer follows `target`. Repeating it changes nothing and succeeds.
     /// Errors: BAD_USER_INPUT (self, bad id), NOT_FOUND, FORBIDDEN (a block either way).
     async fn follow_user(&self, ctx: &Context<'_>, target: ID) -> Result<FollowPayload> {
-        act(ctx, Action::Follow, &target).await
+        let (target, user) = act(ctx, Action::Follow, &target).await?;
+        Ok(FollowPayload { target, user })
     }
 
     /// The viewer stops following `target`. Repeating it changes nothing and succeeds.
     async fn unfollow_user(&self, ctx: &Context<'_>, target: ID) -> Result<FollowPayload> {
-        act(ctx, Action::Unfollow, &target).await
+        let (target, user) = act(ctx, Action::Unfollow, &target).await?;
+        Ok(FollowPayload { target, user })
+    }
+
+    /// The viewer blocks (blacklists) `target`: any follow between the two ends, both ways, and
+    /// `target` cannot follow the viewer until unblocked. Repeating it changes nothing.
+    async fn block_user(&self, ctx: &Context<'_>, target: ID) -> Result<BlockPayload> {
+        let (target, user) = act(ctx, Action::Block, &target).await?;
+        Ok(BlockPayload { target, user })
+    }
+
+    /// The viewer lifts a block on `target`; no follow comes back. Repeating it changes nothing.
+    async fn unblock_user(&self, ctx: &Context<'_>, target: ID) -> Result<BlockPayload> {
+        let (target, user) = act(ctx, Action::Unblock, &target).await?;
+        Ok(BlockPayload { target, user })
     }
 }
 
-async fn act(ctx: &Context<'_>, action: Action, target: &ID) -> Result<FollowPayload> {
+/// Applies the action and loads the target as it is after it.
+async fn act(ctx: &Context<'_>, action: Action, target: &ID) -> Result<(ID, User)> {
     let viewer = require_viewer(ctx)?;
     let id = input::user_id(target)?;
     let service = ctx.data::<Service>()?;
-    service
-        .apply(action, viewer, id)
-        .await
-        .map_err(|e| e.extend())?;
-    let user = load_user(ctx, id).await?.ok_or_else(|| unknown(id))?;
-    Ok(FollowPayload {
-        target: ID(id.to_string()),
-        user,
-    })
-}
-
-fn unknown(id: UserId) -> async_graphql::Error {
-    ServiceError::UnknownUser(id).extend()
+    service.apply(action, viewer, id).await.map_err(|e| e.extend())?;
+    let user = load_user(ctx, id).await?.ok_or_else(|| ServiceError::UnknownUser(id).extend())?;
+    Ok((ID(id.to_string()), user))
 }

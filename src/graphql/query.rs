@@ -3,12 +3,14 @@
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
 
+use super::connection::{self, UserConnection};
 use super::error::{bad_input, unauthenticated};
 use super::input;
 use super::loaders::GraphLoader;
 use super::user::User;
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
+use crate::domain::page::Side;
 
 /// Most ids one `users` call may ask for, so that one query cannot ask for the whole table.
 const MAX_IDS: usize = 100;
@@ -35,14 +37,30 @@ impl QueryRoot {
         }
         let ids = input::user_ids(&ids)?;
         let loader = ctx.data::<DataLoader<GraphLoader>>()?;
-        let found = loader
-            .load_many(ids.iter().copied())
-            .await
-            .map_err(|e| e.extend())?;
-        Ok(ids
-            .iter()
-            .map(|id| found.get(id).cloned().map(User))
-            .collect())
+        let found = loader.load_many(ids.iter().copied()).await.map_err(|e| e.extend())?;
+        Ok(ids.iter().map(|id| found.get(id).cloned().map(User)).collect())
+    }
+
+    /// The viewer's followings, newest follow first. Needs a viewer.
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let viewer = require_viewer(ctx)?;
+        connection::load(ctx, viewer, Side::Following, first, after).await
+    }
+
+    /// The viewer's followers, newest follow first. Needs a viewer.
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let viewer = require_viewer(ctx)?;
+        connection::load(ctx, viewer, Side::Followers, first, after).await
     }
 }
 

@@ -21,6 +21,8 @@ pub struct GraphqlState {
     pub schema: FollowSchema,
     pub auth: Authenticator,
     pub service: Service,
+    /// Whether responses carry `extensions.roundTrips`.
+    pub expose_round_trips: bool,
 }
 
 /// `/graphql`, `/graphql/assets/{file}` and `/graphql/ws`.
@@ -47,8 +49,15 @@ async fn execute(
             return Response::from_errors(vec![error]).into();
         }
     };
-    let request = prepare(request.into_inner(), &state.service, viewer);
-    state.schema.execute(request).await.into()
+    if !state.expose_round_trips {
+        let request = prepare(request.into_inner(), &state.service, viewer);
+        return state.schema.execute(request).await.into();
+    }
+    let (service, trips) = state.service.metered();
+    let request = prepare(request.into_inner(), &service, viewer);
+    let response = state.schema.execute(request).await;
+    let counted = async_graphql::value!({ "database": trips.database(), "redis": trips.redis() });
+    response.extension("roundTrips", counted).into()
 }
 
 async fn graphiql() -> Html<&'static str> {
@@ -59,24 +68,17 @@ async fn graphiql() -> Html<&'static str> {
 async fn asset(Path(file): Path<String>) -> impl IntoResponse {
     let (body, content_type): (&'static [u8], &str) = match file.as_str() {
         "graphiql.min.js" => (include_bytes!("../../assets/graphiql/graphiql.min.js"), JS),
-        "graphiql.min.css" => (
-            include_bytes!("../../assets/graphiql/graphiql.min.css"),
-            CSS,
-        ),
-        "react.production.min.js" => (
-            include_bytes!("../../assets/graphiql/react.production.min.js"),
-            JS,
-        ),
-        "react-dom.production.min.js" => (
-            include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-            JS,
-        ),
+        "graphiql.min.css" => (include_bytes!("../../assets/graphiql/graphiql.min.css"), CSS),
+        "react.production.min.js" => {
+            (include_bytes!("../../assets/graphiql/react.production.min.js"), JS)
+        }
+        "react-dom.production.min.js" => {
+            (include_bytes!("../../assets/graphiql/react-dom.production.min.js"), JS)
+        }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let headers = [
-        (header::CONTENT_TYPE, content_type),
-        (header::CACHE_CONTROL, "public, max-age=86400"),
-    ];
+    let headers =
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")];
     (headers, body).into_response()
 }
 

@@ -4,8 +4,10 @@
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
 
+use super::connection::{self, UserConnection};
 use super::loaders::{CountsOf, FlagsOf, GraphLoader};
 use super::viewer::require_viewer;
+use crate::domain::page::Side;
 use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
 
 /// A user of the news app, as the legacy user service describes them.
@@ -26,6 +28,26 @@ impl User {
     /// Profile photo URL or path, when the user has one.
     async fn photo(&self) -> Option<&str> {
         self.0.photo.as_deref()
+    }
+
+    /// The users this user follows, newest follow first.
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        connection::load(ctx, self.0.id, Side::Following, first, after).await
+    }
+
+    /// The users who follow this user, newest follow first.
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        connection::load(ctx, self.0.id, Side::Followers, first, after).await
     }
 
     /// How many users this user follows; exact at every moment.
@@ -57,20 +79,14 @@ impl User {
 impl User {
     async fn counts(&self, ctx: &Context<'_>) -> Result<FollowCounts> {
         let loader = ctx.data::<DataLoader<GraphLoader>>()?;
-        let counts = loader
-            .load_one(CountsOf(self.0.id))
-            .await
-            .map_err(|e| e.extend())?;
+        let counts = loader.load_one(CountsOf(self.0.id)).await.map_err(|e| e.extend())?;
         Ok(counts.unwrap_or_default())
     }
 
     async fn flags(&self, ctx: &Context<'_>) -> Result<ViewerFlags> {
         require_viewer(ctx)?;
         let loader = ctx.data::<DataLoader<GraphLoader>>()?;
-        let flags = loader
-            .load_one(FlagsOf(self.0.id))
-            .await
-            .map_err(|e| e.extend())?;
+        let flags = loader.load_one(FlagsOf(self.0.id)).await.map_err(|e| e.extend())?;
         Ok(flags.unwrap_or_default())
     }
 }

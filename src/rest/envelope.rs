@@ -90,6 +90,7 @@ fn service_failure(err: ServiceError) -> (StatusCode, Value) {
             tracing::error!(error = ?cause, "internal error");
             StatusCode::INTERNAL_SERVER_ERROR
         }
+        ServiceError::Aborted => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (status, json!(err.to_string()))
 }

@@ -38,15 +38,11 @@ impl<S: Send + Sync> FromRequest<S> for TargetBody {
         if !is_json(&req) {
             return Err(missing_target());
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| missing_target())?;
+        let body = Bytes::from_request(req, state).await.map_err(|_| missing_target())?;
         let json: Value = serde_json::from_slice(&body).map_err(|_| missing_target())?;
         match json.get("target") {
             None | Some(Value::Null) => Err(missing_target()),
-            Some(raw) => UserId::from_json(raw)
-                .map(TargetBody)
-                .map_err(|_| invalid_target()),
+            Some(raw) => UserId::from_json(raw).map(TargetBody).map_err(|_| invalid_target()),
         }
     }
 }
@@ -69,15 +65,9 @@ fn is_json(req: &Request) -> bool {
 }
 
 fn missing_target() -> LegacyError {
-    LegacyError::Param {
-        name: "target",
-        reason: MISSING_JSON,
-    }
+    LegacyError::Param { name: "target", reason: MISSING_JSON }
 }
 
 fn invalid_target() -> LegacyError {
-    LegacyError::Param {
-        name: "target",
-        reason: INVALID_USER_ID,
-    }
+    LegacyError::Param { name: "target", reason: INVALID_USER_ID }
 }

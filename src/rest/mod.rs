@@ -2,12 +2,14 @@
 //! unchanged. Every handler is a thin call into the service layer; legacy quirks live in
 //! `envelope.rs` (shapes and error messages) and `extract.rs` (how inputs were read).
 
+mod blacklists;
 mod envelope;
 mod extract;
 mod followings;
+mod lists;
 
 use axum::extract::FromRef;
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::auth::Authenticator;
@@ -24,14 +26,12 @@ pub struct RestState {
 /// the legacy 400 shape instead of axum's plain-text rejection.
 pub fn router(state: RestState) -> Router {
     Router::new()
-        .route("/app/v1_0/user/followings", post(followings::follow))
-        .route(
-            "/app/v1_0/user/followings/{target}",
-            delete(followings::unfollow),
-        )
-        .route(
-            "/app/v1_0/user/followings/{target}/",
-            delete(followings::unfollow),
-        )
+        .route("/app/v1_0/user/followings", post(followings::follow).get(lists::followings))
+        .route("/app/v1_0/user/followings/{target}", delete(followings::unfollow))
+        .route("/app/v1_0/user/followings/{target}/", delete(followings::unfollow))
+        .route("/app/v1_0/user/followers", get(lists::followers))
+        .route("/app/v1_0/user/blacklists", post(blacklists::block))
+        .route("/app/v1_0/user/blacklists/{target}", delete(blacklists::unblock))
+        .route("/app/v1_0/user/blacklists/{target}/", delete(blacklists::unblock))
         .with_state(state)
 }

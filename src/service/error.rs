@@ -22,6 +22,9 @@ pub enum ServiceError {
     /// The database could not be reached in time; the client may retry.
     #[error("The service is temporarily unavailable.")]
     Unavailable(#[source] DbError),
+    /// The task running a write panicked or was cancelled by a shutdown.
+    #[error("Internal error.")]
+    Aborted,
     /// A bug or a broken schema: logged in full, reported without detail.
     #[error("Internal error.")]
     Internal(#[source] DbError),

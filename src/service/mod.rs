@@ -1,29 +1,71 @@
 //! The follow-graph rules, the only place they live. GraphQL and the legacy REST shim both call
-//! these functions, so a rule is written once and holds for every client.
+//! these functions, so a rule is written once and holds for every client. The cache sits behind
+//! this layer too: transports never know whether an answer came from Redis.
 
+mod counts;
 mod error;
+mod lists;
+mod meter;
+mod numbered;
 mod read;
 mod rules;
 mod write;
 
 pub use error::ServiceError;
+pub use lists::MAX_PAGE;
+pub use meter::RoundTrips;
+pub use numbered::{ListedUser, NumberedPage};
 pub use rules::Action;
 
-use crate::db::Store;
+use std::future::Future;
+use std::sync::Arc;
 
-/// The follow graph's operations over a store. Cheap to clone: it holds only pool handles.
+use crate::cache::Cache;
+use crate::db::{DbError, Store};
+use meter::Meter;
+
+/// The follow graph's operations over a store and an optional cache. Cheap to clone: it holds
+/// only pool handles.
 #[derive(Clone, Debug)]
 pub struct Service {
     store: Store,
+    cache: Option<Cache>,
+    meter: Meter,
 }
 
 impl Service {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, cache: Option<Cache>) -> Self {
+        Self { store, cache, meter: Meter::default() }
+    }
+
+    /// A handle that counts its round trips into the returned counter.
+    pub fn metered(&self) -> (Self, Arc<RoundTrips>) {
+        let trips = Arc::new(RoundTrips::default());
+        let service = Self { meter: Meter::on(trips.clone()), ..self.clone() };
+        (service, trips)
     }
 
     /// The store underneath, for readiness checks and shutdown.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The cache, when one is configured.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
+
+    /// The cache if reads may use it now (configured, not cooling down, nothing dirty).
+    fn readable_cache(&self) -> Option<&Cache> {
+        self.cache.as_ref().filter(|cache| cache.readable())
+    }
+
+    /// One database round trip, counted.
+    async fn db<T>(
+        &self,
+        call: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, ServiceError> {
+        self.meter.database();
+        Ok(call.await?)
     }
 }

@@ -1,5 +1,4 @@
-//! Batched reads: every function takes any number of ids and costs a fixed number of queries,
-//! which is what lets the GraphQL DataLoaders keep round trips constant.
+//! Batched reads of profiles and viewer flags: any number of ids, one query each.
 
 use std::collections::HashMap;
 
@@ -8,7 +7,7 @@ use tracing::instrument;
 use super::{Service, ServiceError};
 use crate::domain::ids::UserId;
 use crate::domain::relation::Relation;
-use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
+use crate::domain::user::{UserProfile, ViewerFlags};
 
 impl Service {
     /// The profiles of the ids that exist.
@@ -17,22 +16,13 @@ impl Service {
         &self,
         ids: &[UserId],
     ) -> Result<HashMap<UserId, UserProfile>, ServiceError> {
-        let users = self.store.users(ids).await?;
+        let users = self.db(self.store.users(ids)).await?;
         Ok(users.into_iter().map(|u| (u.id, u)).collect())
     }
 
     /// Whether a user exists: a token's `user_id` must name one.
     pub async fn user_exists(&self, id: UserId) -> Result<bool, ServiceError> {
         Ok(self.users(&[id]).await?.contains_key(&id))
-    }
-
-    /// Exact following and follower counts.
-    #[instrument(skip_all, fields(ids = ids.len()))]
-    pub async fn counts(
-        &self,
-        ids: &[UserId],
-    ) -> Result<HashMap<UserId, FollowCounts>, ServiceError> {
-        Ok(self.store.counts(ids).await?.into_iter().collect())
     }
 
     /// How `viewer` and each of `others` stand towards each other.
@@ -42,16 +32,12 @@ impl Service {
         viewer: UserId,
         others: &[UserId],
     ) -> Result<HashMap<UserId, ViewerFlags>, ServiceError> {
-        let mut flags: HashMap<UserId, ViewerFlags> = others
-            .iter()
-            .map(|&id| (id, ViewerFlags::default()))
-            .collect();
-        for r in self.store.relations_with(viewer, others).await? {
+        let mut flags: HashMap<UserId, ViewerFlags> =
+            others.iter().map(|&id| (id, ViewerFlags::default())).collect();
+        for r in self.db(self.store.relations_with(viewer, others)).await? {
             let outgoing = r.user == viewer;
             let other = if outgoing { r.target } else { r.user };
-            let Some(f) = flags.get_mut(&other) else {
-                continue;
-            };
+            let Some(f) = flags.get_mut(&other) else { continue };
             match (outgoing, r.relation) {
                 (true, Relation::Follow) => f.viewer_is_following = true,
                 (true, Relation::Blacklist) => f.viewer_has_blocked = true,

@@ -24,10 +24,7 @@ pub enum Write {
 /// The writes that `action` needs from `state`; none when the action is already in effect, which
 /// is what makes every action idempotent.
 pub fn plan(action: Action, state: PairState) -> Result<Vec<Write>, ServiceError> {
-    let forward = |to| Write::Forward {
-        from: state.forward,
-        to,
-    };
+    let forward = |to| Write::Forward { from: state.forward, to };
     let writes = match action {
         Action::Follow => {
             if state.backward == Relation::Blacklist {
@@ -49,10 +46,7 @@ pub fn plan(action: Action, state: PairState) -> Result<Vec<Write>, ServiceError
                 writes.push(forward(Relation::Blacklist));
             }
             if state.backward == Relation::Follow {
-                writes.push(Write::Backward {
-                    from: Relation::Follow,
-                    to: Relation::None,
-                });
+                writes.push(Write::Backward { from: Relation::Follow, to: Relation::None });
             }
             writes
         }
@@ -76,16 +70,8 @@ mod tests {
     #[test]
     fn follow_writes_once_and_then_nothing() {
         let first = plan(Action::Follow, state(Nothing, Follow)).unwrap();
-        assert_eq!(
-            first,
-            vec![Write::Forward {
-                from: Nothing,
-                to: Follow
-            }]
-        );
-        assert!(plan(Action::Follow, state(Follow, Nothing))
-            .unwrap()
-            .is_empty());
+        assert_eq!(first, vec![Write::Forward { from: Nothing, to: Follow }]);
+        assert!(plan(Action::Follow, state(Follow, Nothing)).unwrap().is_empty());
     }
 
     #[test]
@@ -99,19 +85,9 @@ mod tests {
     #[test]
     fn unfollow_only_clears_a_follow() {
         let once = plan(Action::Unfollow, state(Follow, Follow)).unwrap();
-        assert_eq!(
-            once,
-            vec![Write::Forward {
-                from: Follow,
-                to: Nothing
-            }]
-        );
-        assert!(plan(Action::Unfollow, state(Nothing, Follow))
-            .unwrap()
-            .is_empty());
-        assert!(plan(Action::Unfollow, state(Blacklist, Nothing))
-            .unwrap()
-            .is_empty());
+        assert_eq!(once, vec![Write::Forward { from: Follow, to: Nothing }]);
+        assert!(plan(Action::Unfollow, state(Nothing, Follow)).unwrap().is_empty());
+        assert!(plan(Action::Unfollow, state(Blacklist, Nothing)).unwrap().is_empty());
     }
 
     #[test]
@@ -120,33 +96,17 @@ mod tests {
         assert_eq!(
             writes,
             vec![
-                Write::Forward {
-                    from: Follow,
-                    to: Blacklist
-                },
-                Write::Backward {
-                    from: Follow,
-                    to: Nothing
-                },
+                Write::Forward { from: Follow, to: Blacklist },
+                Write::Backward { from: Follow, to: Nothing },
             ]
         );
-        assert!(plan(Action::Block, state(Blacklist, Nothing))
-            .unwrap()
-            .is_empty());
+        assert!(plan(Action::Block, state(Blacklist, Nothing)).unwrap().is_empty());
     }
 
     #[test]
     fn unblock_only_clears_a_block() {
         let once = plan(Action::Unblock, state(Blacklist, Nothing)).unwrap();
-        assert_eq!(
-            once,
-            vec![Write::Forward {
-                from: Blacklist,
-                to: Nothing
-            }]
-        );
-        assert!(plan(Action::Unblock, state(Follow, Nothing))
-            .unwrap()
-            .is_empty());
+        assert_eq!(once, vec![Write::Forward { from: Blacklist, to: Nothing }]);
+        assert!(plan(Action::Unblock, state(Follow, Nothing)).unwrap().is_empty());
     }
 }

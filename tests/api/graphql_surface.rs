@@ -19,44 +19,23 @@ async fn graphiql_is_served_with_its_own_assets() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let page = app.client.get(app.url("/graphql")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = page.text().await.unwrap();
     assert!(html.contains("GraphiQL"));
-    assert!(
-        !html.contains("https://"),
-        "no CDN: GraphiQL must work offline"
-    );
+    assert!(!html.contains("https://"), "no CDN: GraphiQL must work offline");
     for asset in [
         "graphiql.min.js",
         "graphiql.min.css",
         "react.production.min.js",
         "react-dom.production.min.js",
     ] {
-        assert!(
-            html.contains(&format!("/graphql/assets/{asset}")),
-            "{asset} referenced"
-        );
-        let response = app
-            .client
-            .get(app.url(&format!("/graphql/assets/{asset}")))
-            .send()
-            .await
-            .unwrap();
+        assert!(html.contains(&format!("/graphql/assets/{asset}")), "{asset} referenced");
+        let response =
+            app.client.get(app.url(&format!("/graphql/assets/{asset}"))).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
-        assert!(
-            response.bytes().await.unwrap().len() > 1000,
-            "{asset} has content"
-        );
+        assert!(response.bytes().await.unwrap().len() > 1000, "{asset} has content");
     }
-    let missing = app
-        .client
-        .get(app.url("/graphql/assets/nope.js"))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.client.get(app.url("/graphql/assets/nope.js")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     app.teardown().await;
 }

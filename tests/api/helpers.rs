@@ -2,8 +2,10 @@
 //! with helpers that speak GraphQL and legacy REST and read rows back for assertions.
 
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use bb8_redis::redis::{self, AsyncCommands};
 use chrono::{DateTime, Utc};
 use followgraph::app;
 use followgraph::cli::{LogFormat, Settings};
@@ -47,6 +49,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Store,
+    /// A direct connection to the app's Redis database, when it has a cache.
+    pub redis: Option<redis::aio::MultiplexedConnection>,
+    /// Every user this test made: the teardown checks their cached data against the database.
+    users: Mutex<Vec<i64>>,
     postgres_db: Option<String>,
     _dir: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -56,6 +62,17 @@ impl TestApp {
     /// A running app on a fresh database; `None` when PostgreSQL is asked for but absent outside
     /// CI (in CI, `CI` is set and an absent server fails the test).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, None).await
+    }
+
+    /// A running app with the cache on, in a Redis database of its own per backend.
+    pub async fn spawn_cached(backend: Backend) -> Option<TestApp> {
+        let url = redis_url(backend).await?;
+        Self::spawn_with(backend, Some(url)).await
+    }
+
+    /// A running app with the given Redis URL (or none).
+    pub async fn spawn_with(backend: Backend, redis_url: Option<String>) -> Option<TestApp> {
         let (database_url, postgres_db, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -67,7 +84,8 @@ impl TestApp {
                 (url, Some(name), None)
             }
         };
-        let config = Config::from_settings(&settings(database_url)).expect("config");
+        let config =
+            Config::from_settings(&settings(database_url, redis_url.clone())).expect("config");
         let built = app::build(&config).await.expect("app builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -77,27 +95,32 @@ impl TestApp {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            followgraph::server::serve(listener, router, shutdown)
-                .await
-                .expect("serve");
+            followgraph::server::serve(listener, router, shutdown).await.expect("serve");
         });
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
+        let client =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         let store = built.service.store().clone();
+        let redis = match redis_url {
+            Some(url) => Some(redis_connection(&url).await),
+            None => None,
+        };
+        let users = Mutex::new(Vec::new());
         Some(TestApp {
             addr,
             client,
             store,
+            redis,
+            users,
             postgres_db,
             _dir: dir,
             stop: Some(stop),
         })
     }
 
-    /// Stops the server and drops the PostgreSQL database made for this test.
+    /// Checks the cache against the database, stops the server and drops the PostgreSQL
+    /// database made for this test.
     pub async fn teardown(mut self) {
+        self.assert_cache_matches_database().await;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -118,10 +141,9 @@ impl TestApp {
         for i in 0..n as i64 {
             let id = base + i;
             self.insert_user(id, &format!("user {id}")).await;
-            actors.push(Actor {
-                id,
-                token: token(json!({ "user_id": id, "refresh": false }), 3600),
-            });
+            self.users.lock().unwrap().push(id);
+            actors
+                .push(Actor { id, token: token(json!({ "user_id": id, "refresh": false }), 3600) });
         }
         actors
     }
@@ -130,18 +152,12 @@ impl TestApp {
     pub async fn insert_user(&self, id: i64, name: &str) {
         let sql = "INSERT INTO user_basic (user_id, user_name) VALUES ($1, $2)";
         let done = match &self.store {
-            Store::Postgres(pool) => sqlx::query(sql)
-                .bind(id)
-                .bind(name)
-                .execute(pool)
-                .await
-                .map(drop),
-            Store::Sqlite(db) => sqlx::query(sql)
-                .bind(id)
-                .bind(name)
-                .execute(&db.write)
-                .await
-                .map(drop),
+            Store::Postgres(pool) => {
+                sqlx::query(sql).bind(id).bind(name).execute(pool).await.map(drop)
+            }
+            Store::Sqlite(db) => {
+                sqlx::query(sql).bind(id).bind(name).execute(&db.write).await.map(drop)
+            }
         };
         done.expect("insert user");
     }
@@ -159,18 +175,10 @@ impl TestApp {
                    WHERE user_id = $1 AND target_user_id = $2";
         match &self.store {
             Store::Postgres(pool) => {
-                sqlx::query_as(sql)
-                    .bind(user)
-                    .bind(target)
-                    .fetch_all(pool)
-                    .await
+                sqlx::query_as(sql).bind(user).bind(target).fetch_all(pool).await
             }
             Store::Sqlite(db) => {
-                sqlx::query_as(sql)
-                    .bind(user)
-                    .bind(target)
-                    .fetch_all(&db.read)
-                    .await
+                sqlx::query_as(sql).bind(user).bind(target).fetch_all(&db.read).await
             }
         }
         .expect("read relation")
@@ -218,8 +226,7 @@ impl TestApp {
         let query = format!(
             "mutation($t: ID!) {{ {mutation}(target: $t) {{ target user {{ id followersCount viewerIsFollowing }} }} }}"
         );
-        self.graphql(Some(actor), &query, json!({ "t": target }))
-            .await
+        self.graphql(Some(actor), &query, json!({ "t": target })).await
     }
 
     /// `POST /app/v1_0/user/followings` with a raw `Authorization` header value and JSON body.
@@ -238,8 +245,7 @@ impl TestApp {
     /// `POST /app/v1_0/user/followings` as `actor`.
     pub async fn rest_follow(&self, actor: &Actor, target: Value) -> (StatusCode, Value) {
         let header = format!("Bearer {}", actor.token);
-        self.rest_follow_with(Some(&header), json!({ "target": target }))
-            .await
+        self.rest_follow_with(Some(&header), json!({ "target": target })).await
     }
 
     /// `DELETE /app/v1_0/user/followings/{target}` as `actor`.
@@ -252,14 +258,9 @@ impl TestApp {
     /// `followingCount` and `followersCount` of a user, read through GraphQL.
     pub async fn counts(&self, user: i64) -> (i64, i64) {
         let query = "query($id: ID!) { user(id: $id) { followingCount followersCount } }";
-        let body = self
-            .graphql(None, query, json!({ "id": user.to_string() }))
-            .await;
+        let body = self.graphql(None, query, json!({ "id": user.to_string() })).await;
         let u = &body["data"]["user"];
-        (
-            u["followingCount"].as_i64().expect("count"),
-            u["followersCount"].as_i64().expect("count"),
-        )
+        (u["followingCount"].as_i64().expect("count"), u["followersCount"].as_i64().expect("count"))
     }
 }
 
@@ -288,10 +289,11 @@ pub fn sign(alg: Algorithm, secret: &str, mut claims: Value, ttl: i64) -> String
     jsonwebtoken::encode(&Header::new(alg), &claims, &key).expect("sign")
 }
 
-fn settings(database_url: String) -> Settings {
+fn settings(database_url: String, redis_url: Option<String>) -> Settings {
     Settings {
         database_url: Some(database_url),
-        redis_url: None,
+        redis_url,
+        expose_round_trips: true,
         jwt_secret: Some(SECRET.to_owned()),
         listen_addr: "127.0.0.1:0".parse().expect("addr"),
         max_body_bytes: 64 * 1024,
@@ -317,19 +319,9 @@ async fn fresh_postgres_database() -> Option<(String, String)> {
         Err(err) => panic!("PostgreSQL is required in CI: {err}"),
     };
     drop_stale_databases(&mut admin).await;
-    let name = format!(
-        "fgtest_{}_{:08x}",
-        Utc::now().timestamp(),
-        rand::random::<u32>()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create db");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .expect("url has a database");
+    let name = format!("fgtest_{}_{:08x}", Utc::now().timestamp(), rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create db");
+    let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("url has a database");
     Some((format!("{base}/{name}"), name))
 }
 
@@ -351,14 +343,113 @@ async fn drop_stale_databases(admin: &mut PgConnection) {
 }
 
 async fn drop_database(name: &str) {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&postgres_admin_url())
-        .await;
+    let pool = PgPoolOptions::new().max_connections(1).connect(&postgres_admin_url()).await;
     if let Ok(pool) = pool {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&pool)
             .await;
         pool.close().await;
+    }
+}
+
+/// The Redis database a backend's cached tests share (tests use disjoint user ids), or `None`
+/// when Redis is absent outside CI.
+async fn redis_url(backend: Backend) -> Option<String> {
+    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let db = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
+    };
+    let url = format!("{}/{db}", base.trim_end_matches('/'));
+    let client = redis::Client::open(url.as_str()).expect("redis url");
+    match client.get_multiplexed_async_connection().await {
+        Ok(_) => Some(url),
+        Err(err) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping a Redis test: {err} (set CI=1 to make this a failure)");
+            None
+        }
+        Err(err) => panic!("Redis is required in CI: {err}"),
+    }
+}
+
+pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(url).expect("redis url");
+    client.get_multiplexed_async_connection().await.expect("redis connection")
+}
+
+/// A cached list: member id and score in microseconds, sorted by member.
+pub type CachedList = Vec<(i64, i64)>;
+
+impl TestApp {
+    /// The direct Redis connection; panics for an app without a cache.
+    pub fn redis(&self) -> redis::aio::MultiplexedConnection {
+        self.redis.clone().expect("this app has a cache")
+    }
+
+    /// A zset as `(member, score in µs)` sorted by member, or `None` when the key is absent.
+    pub async fn cached_list(&self, key: &str) -> Option<CachedList> {
+        let mut redis = self.redis();
+        let exists: bool = redis.exists(key).await.expect("exists");
+        if !exists {
+            return None;
+        }
+        let items: Vec<(String, f64)> = redis.zrange_withscores(key, 0, -1).await.expect("zrange");
+        let mut list: CachedList = items
+            .into_iter()
+            .map(|(m, s)| (m.parse().expect("member is an id"), (s * 1e6).round() as i64))
+            .collect();
+        list.sort();
+        Some(list)
+    }
+
+    /// A user's list as the database has it, in the cached form.
+    pub async fn database_list(&self, user: i64, following: bool) -> CachedList {
+        let sql = if following {
+            "SELECT target_user_id, update_time FROM user_relation WHERE user_id = $1 AND relation = 1"
+        } else {
+            "SELECT user_id, update_time FROM user_relation WHERE target_user_id = $1 AND relation = 1"
+        };
+        let rows: Vec<(i64, DateTime<Utc>)> = match &self.store {
+            Store::Postgres(pool) => sqlx::query_as(sql).bind(user).fetch_all(pool).await,
+            Store::Sqlite(db) => sqlx::query_as(sql).bind(user).fetch_all(&db.read).await,
+        }
+        .expect("read list");
+        let mut list: CachedList =
+            rows.into_iter().map(|(id, t)| (id, t.timestamp_micros())).collect();
+        list.sort();
+        list
+    }
+
+    /// SPEC §5: every cached zset and count that exists for these users equals the database.
+    pub async fn assert_cache_matches(&self, users: &[i64]) {
+        if self.redis.is_none() {
+            return;
+        }
+        let mut redis = self.redis();
+        for &user in users {
+            let following = self.database_list(user, true).await;
+            let fans = self.database_list(user, false).await;
+            if let Some(cached) = self.cached_list(&format!("user:{user}:following")).await {
+                assert_eq!(cached, following, "user:{user}:following differs from the database");
+            }
+            if let Some(cached) = self.cached_list(&format!("user:{user}:fans")).await {
+                assert_eq!(cached, fans, "user:{user}:fans differs from the database");
+            }
+            let count: Option<f64> =
+                redis.zscore("count:user:followings", user).await.expect("zscore");
+            if let Some(count) = count {
+                assert_eq!(count as usize, following.len(), "following count of {user}");
+            }
+            let count: Option<f64> =
+                redis.zscore("count:user:followers", user).await.expect("zscore");
+            if let Some(count) = count {
+                assert_eq!(count as usize, fans.len(), "follower count of {user}");
+            }
+        }
+    }
+
+    async fn assert_cache_matches_database(&self) {
+        let users = self.users.lock().unwrap().clone();
+        self.assert_cache_matches(&users).await;
     }
 }

@@ -4,28 +4,41 @@
 
 mod helpers;
 
-/// Defines each test once and runs it against SQLite and PostgreSQL:
-/// `backend_suite! { async fn name(app) { … } }` becomes `name::sqlite` and `name::postgres`.
+/// Defines each test once and runs it against SQLite and PostgreSQL, each with and without the
+/// Redis cache: `backend_suite! { async fn name(app) { … } }` becomes `name::sqlite`,
+/// `name::sqlite_redis`, `name::postgres` and `name::postgres_redis`. With the cache on, the
+/// teardown checks that every cached zset and count of the test's users equals the database.
 macro_rules! backend_suite {
     ($(async fn $name:ident($app:ident) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
+            use $crate::helpers::{Backend, TestApp};
 
-            async fn body($app: &$crate::helpers::TestApp) $body
+            async fn body($app: &TestApp) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::helpers::Backend::Sqlite).await
+                run(TestApp::spawn(Backend::Sqlite).await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_redis() {
+                run(TestApp::spawn_cached(Backend::Sqlite).await).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                run($crate::helpers::Backend::Postgres).await
+                run(TestApp::spawn(Backend::Postgres).await).await
             }
 
-            async fn run(backend: $crate::helpers::Backend) {
-                let Some(app) = $crate::helpers::TestApp::spawn(backend).await else { return };
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() {
+                run(TestApp::spawn_cached(Backend::Postgres).await).await
+            }
+
+            async fn run(app: Option<TestApp>) {
+                let Some(app) = app else { return };
                 body(&app).await;
                 app.teardown().await;
             }

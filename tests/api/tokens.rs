@@ -25,11 +25,7 @@ fn rejected_headers(actor: &Actor) -> Vec<(&'static str, Option<String>, StatusC
     let unauthorized = StatusCode::UNAUTHORIZED;
     vec![
         ("missing header", None, unauthorized),
-        (
-            "basic scheme",
-            Some("Basic dXNlcjpwYXNz".into()),
-            unauthorized,
-        ),
+        ("basic scheme", Some("Basic dXNlcjpwYXNz".into()), unauthorized),
         ("garbage", bearer("not.a.jwt".into()), unauthorized),
         ("empty bearer", Some("Bearer ".into()), unauthorized),
         (
@@ -37,21 +33,9 @@ fn rejected_headers(actor: &Actor) -> Vec<(&'static str, Option<String>, StatusC
             bearer(sign(Algorithm::HS256, "not-the-secret", me.clone(), 600)),
             unauthorized,
         ),
-        (
-            "alg none",
-            bearer(alg_none(json!({ "user_id": actor.id, "exp": exp }))),
-            unauthorized,
-        ),
-        (
-            "HS512",
-            bearer(sign(Algorithm::HS512, SECRET, me.clone(), 600)),
-            unauthorized,
-        ),
-        (
-            "expired past the leeway",
-            bearer(token(me.clone(), -120)),
-            unauthorized,
-        ),
+        ("alg none", bearer(alg_none(json!({ "user_id": actor.id, "exp": exp }))), unauthorized),
+        ("HS512", bearer(sign(Algorithm::HS512, SECRET, me.clone(), 600)), unauthorized),
+        ("expired past the leeway", bearer(token(me.clone(), -120)), unauthorized),
         (
             "refresh",
             bearer(token(json!({ "user_id": actor.id, "refresh": true }), 600)),
@@ -59,32 +43,13 @@ fn rejected_headers(actor: &Actor) -> Vec<(&'static str, Option<String>, StatusC
         ),
         (
             "is_refresh",
-            bearer(token(
-                json!({ "user_id": actor.id, "is_refresh": true }),
-                600,
-            )),
+            bearer(token(json!({ "user_id": actor.id, "is_refresh": true }), 600)),
             StatusCode::FORBIDDEN,
         ),
-        (
-            "user_id missing",
-            bearer(token(json!({ "refresh": false }), 600)),
-            unauthorized,
-        ),
-        (
-            "user_id abc",
-            bearer(token(json!({ "user_id": "abc" }), 600)),
-            unauthorized,
-        ),
-        (
-            "user_id zero",
-            bearer(token(json!({ "user_id": 0 }), 600)),
-            unauthorized,
-        ),
-        (
-            "user_id fraction",
-            bearer(token(json!({ "user_id": 12.5 }), 600)),
-            unauthorized,
-        ),
+        ("user_id missing", bearer(token(json!({ "refresh": false }), 600)), unauthorized),
+        ("user_id abc", bearer(token(json!({ "user_id": "abc" }), 600)), unauthorized),
+        ("user_id zero", bearer(token(json!({ "user_id": 0 }), 600)), unauthorized),
+        ("user_id fraction", bearer(token(json!({ "user_id": 12.5 }), 600)), unauthorized),
         (
             "unknown user",
             bearer(token(json!({ "user_id": actor.id + 700_000_000 }), 600)),
@@ -115,19 +80,13 @@ async fn assert_rejected(
     status: StatusCode,
     target: i64,
 ) {
-    let body = app
-        .graphql_with(header, FOLLOW, json!({ "t": target }))
-        .await;
+    let body = app.graphql_with(header, FOLLOW, json!({ "t": target })).await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{name}: {body}");
     assert_eq!(body["data"]["followUser"], json!(null), "{name}");
-    let (got, json) = app
-        .rest_follow_with(header, json!({ "target": target }))
-        .await;
+    let (got, json) = app.rest_follow_with(header, json!({ "target": target })).await;
     assert_eq!((got, json), (status, legacy_message(status)), "{name}");
     if header.is_some() {
-        let public = app
-            .graphql_with(header, "{ user(id: \"1\") { id } }", json!({}))
-            .await;
+        let public = app.graphql_with(header, "{ user(id: \"1\") { id } }", json!({})).await;
         assert_eq!(
             error_code(&public),
             Some("UNAUTHENTICATED"),

@@ -1,0 +1,50 @@
+//! Every Redis key the service touches, in one place. The first six are the legacy app's and
+//! keep its exact names; the `fg:` keys are this service's own (see docs/cache.md).
+//!
+//! The `{id}` in the per-user names is a Redis Cluster hash tag: all of one user's keys share a
+//! slot.
+
+use crate::domain::ids::UserId;
+use crate::domain::page::Side;
+
+/// Legacy: zset of the users `id` follows; member = their id, score = follow time (seconds).
+pub fn following(id: UserId) -> String {
+    format!("user:{id}:following")
+}
+
+/// Legacy: zset of the users who follow `id`, in the same form.
+pub fn fans(id: UserId) -> String {
+    format!("user:{id}:fans")
+}
+
+/// The list key of one side.
+pub fn list(side: Side, id: UserId) -> String {
+    match side {
+        Side::Following => following(id),
+        Side::Followers => fans(id),
+    }
+}
+
+/// Legacy: a user's relations as the legacy app cached them; only ever deleted here, as the
+/// legacy app does on every follow and unfollow.
+pub fn relationship(id: UserId) -> String {
+    format!("user:{id}:relationship")
+}
+
+/// Legacy: zset of following counts; member = user id, score = count.
+pub const FOLLOWING_COUNTS: &str = "count:user:followings";
+
+/// Legacy: zset of follower counts; member = user id, score = count.
+pub const FOLLOWER_COUNTS: &str = "count:user:followers";
+
+/// Own: bumped after every write that touches `id`, so that a fill that read the database
+/// before the write cannot store what it read.
+pub fn generation(id: UserId) -> String {
+    format!("fg:{{{id}}}:gen")
+}
+
+/// Own: how many writes touching `id` are between their start and their cache update; while
+/// it is above zero no fill of `id`'s data may store.
+pub fn pending(id: UserId) -> String {
+    format!("fg:{{{id}}}:pending")
+}

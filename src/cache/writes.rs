@@ -1,0 +1,68 @@
+//! The write side of the protocol: mark the users as written before the commit, apply the
+//! committed changes after it. Neither step can fail a write: a step that does not reach Redis
+//! puts both users on the dirty list, and their cached data is forgotten once Redis answers.
+
+use bb8_redis::redis;
+
+use super::reads::score;
+use super::{keys, scripts, Cache, GENERATION_TTL_SECS};
+use crate::domain::ids::UserId;
+use crate::domain::relation::{Relation, RelationChange};
+
+/// How long a pending mark outlives a process that died between commit and cache update; a
+/// write itself takes a few seconds at most (statement and Redis timeouts).
+const PENDING_TTL_SECS: u64 = 60;
+
+impl Cache {
+    /// Before the commit: no fill of `a`'s or `b`'s data may store until [`Cache::finish_write`].
+    pub async fn begin_write(&self, a: UserId, b: UserId) {
+        if self.cooling_down() {
+            return self.mark_dirty([a, b]);
+        }
+        let mut pipe = redis::pipe();
+        for user in [a, b] {
+            let key = keys::pending(user);
+            pipe.incr(&key, 1).ignore().expire(&key, PENDING_TTL_SECS as i64).ignore();
+        }
+        if self.exchange::<()>(&pipe).await.is_err() {
+            self.mark_dirty([a, b]);
+        }
+    }
+
+    /// After the commit (or a failed one, with no changes): apply `changes` to the lists and
+    /// counts that exist, drop the legacy relationship caches, bump both generations and lift
+    /// the pending marks, atomically.
+    pub async fn finish_write(&self, a: UserId, b: UserId, changes: &[RelationChange]) {
+        if self.cooling_down() {
+            return self.mark_dirty([a, b]);
+        }
+        let (forward, forward_score) = delta(changes, a);
+        let (backward, backward_score) = delta(changes, b);
+        let mut pipe = redis::pipe();
+        let eval = pipe.cmd("EVAL").arg(scripts::APPLY).arg(12);
+        eval.arg(keys::following(a)).arg(keys::fans(b)).arg(keys::following(b)).arg(keys::fans(a));
+        eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS);
+        eval.arg(keys::relationship(a)).arg(keys::relationship(b));
+        eval.arg(keys::generation(a)).arg(keys::pending(a));
+        eval.arg(keys::generation(b)).arg(keys::pending(b));
+        eval.arg(a.get())
+            .arg(b.get())
+            .arg(forward)
+            .arg(forward_score)
+            .arg(backward)
+            .arg(backward_score);
+        eval.arg(GENERATION_TTL_SECS).ignore();
+        if self.exchange::<()>(&pipe).await.is_err() {
+            self.mark_dirty([a, b]);
+        }
+    }
+}
+
+/// The change in "`from` follows the other user" and its follow time, from `from`'s side.
+fn delta(changes: &[RelationChange], from: UserId) -> (i64, f64) {
+    let followed = |r: Relation| i64::from(r == Relation::Follow);
+    changes
+        .iter()
+        .find(|c| c.user == from)
+        .map_or((0, 0.0), |c| (followed(c.to) - followed(c.from), score(c.at)))
+}

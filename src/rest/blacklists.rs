@@ -1,0 +1,29 @@
+//! `/app/v1_0/user/blacklists`: block and unblock.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+use super::envelope::{created_target, ok, LegacyError};
+use super::extract::{path_target, LegacyViewer, TargetBody};
+use crate::service::{Action, Service};
+
+/// `POST /app/v1_0/user/blacklists` `{"target": id}` → 201 `{"message":"OK","data":{"target":id}}`.
+pub async fn block(
+    State(service): State<Service>,
+    LegacyViewer(viewer): LegacyViewer,
+    TargetBody(target): TargetBody,
+) -> Result<Response, LegacyError> {
+    service.apply(Action::Block, viewer, target).await?;
+    Ok(created_target(target))
+}
+
+/// `DELETE /app/v1_0/user/blacklists/{target}` → 200 `{"message":"OK"}`.
+pub async fn unblock(
+    State(service): State<Service>,
+    LegacyViewer(viewer): LegacyViewer,
+    Path(target): Path<String>,
+) -> Result<Response, LegacyError> {
+    let target = path_target(&target)?;
+    service.apply(Action::Unblock, viewer, target).await?;
+    Ok(ok())
+}

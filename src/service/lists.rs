@@ -1,0 +1,124 @@
+//! Reading followings and followers: keyset pages for GraphQL, whole lists for the legacy
+//! numbered pages. Cached lists answer from Redis; misses read whole lists from the database in
+//! one query and fill them back.
+
+use std::collections::HashMap;
+
+use tracing::instrument;
+
+use super::{Service, ServiceError};
+use crate::cache::{Cache, FillTicket, Lookup};
+use crate::domain::ids::UserId;
+use crate::domain::page::{Entry, Page, PageRequest, Side};
+
+/// Largest page any caller may ask for.
+pub const MAX_PAGE: usize = 100;
+
+/// A request for a whole list, in list order.
+const WHOLE: PageRequest = PageRequest { first: usize::MAX - 1, after: None };
+
+impl Service {
+    /// One page of each owner's list; a constant number of round trips for any number of owners.
+    #[instrument(skip(self, owners), fields(owners = owners.len()))]
+    pub async fn pages(
+        &self,
+        side: Side,
+        owners: &[UserId],
+        request: &PageRequest,
+    ) -> Result<HashMap<UserId, Page>, ServiceError> {
+        let request = PageRequest { first: request.first.min(MAX_PAGE), ..*request };
+        let Some(cache) = self.readable_cache() else {
+            return self.db_pages(side, owners, &request).await;
+        };
+        self.meter.redis();
+        let Ok(lookups) = cache.pages(side, owners, &request).await else {
+            return self.db_pages(side, owners, &request).await;
+        };
+        let (mut pages, misses) = split(lookups);
+        for (owner, list) in self.load_and_fill(cache, side, misses).await? {
+            pages.insert(owner, Page::from_all(list, &request));
+        }
+        Ok(pages)
+    }
+
+    /// A user's whole list in list order.
+    #[instrument(skip(self), fields(owner = %owner))]
+    pub async fn list(&self, side: Side, owner: UserId) -> Result<Vec<Entry>, ServiceError> {
+        let cached = match self.readable_cache() {
+            Some(cache) => {
+                self.meter.redis();
+                cache.lists(side, &[owner]).await.ok().map(|lookups| (cache, lookups))
+            }
+            None => None,
+        };
+        let Some((cache, lookups)) = cached else {
+            let list = self.db(self.store.lists(side, &[owner])).await?;
+            return Ok(Page::from_all(list.into_iter().map(|(_, e)| e).collect(), &WHOLE).entries);
+        };
+        let (mut lists, misses) = split(lookups);
+        lists.extend(self.load_and_fill(cache, side, misses).await?);
+        let list = lists.remove(&owner).unwrap_or_default();
+        Ok(Page::from_all(list, &WHOLE).entries)
+    }
+
+    async fn db_pages(
+        &self,
+        side: Side,
+        owners: &[UserId],
+        request: &PageRequest,
+    ) -> Result<HashMap<UserId, Page>, ServiceError> {
+        let mut windows: HashMap<UserId, Vec<Entry>> =
+            owners.iter().map(|&owner| (owner, Vec::new())).collect();
+        for (owner, entry) in self.db(self.store.pages(side, owners, request)).await? {
+            windows.entry(owner).or_default().push(entry);
+        }
+        Ok(windows
+            .into_iter()
+            .map(|(owner, window)| (owner, Page::from_window(window, request.first)))
+            .collect())
+    }
+
+    /// Reads the missed owners' whole lists in one query and fills back those with a ticket.
+    async fn load_and_fill(
+        &self,
+        cache: &Cache,
+        side: Side,
+        misses: Vec<(UserId, Option<FillTicket>)>,
+    ) -> Result<HashMap<UserId, Vec<Entry>>, ServiceError> {
+        if misses.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let owners: Vec<UserId> = misses.iter().map(|(owner, _)| *owner).collect();
+        let mut lists: HashMap<UserId, Vec<Entry>> =
+            owners.iter().map(|&owner| (owner, Vec::new())).collect();
+        for (owner, entry) in self.db(self.store.lists(side, &owners)).await? {
+            lists.entry(owner).or_default().push(entry);
+        }
+        let fills: Vec<(UserId, FillTicket, &[Entry])> = misses
+            .into_iter()
+            .filter_map(|(owner, ticket)| Some((owner, ticket?, lists.get(&owner)?.as_slice())))
+            .collect();
+        if !fills.is_empty() {
+            self.meter.redis();
+            let _ = cache.fill_lists(side, &fills).await;
+        }
+        Ok(lists)
+    }
+}
+
+/// Hits by owner, and the misses with their fill tickets.
+pub(super) fn split<T>(
+    lookups: HashMap<UserId, Lookup<T>>,
+) -> (HashMap<UserId, T>, Vec<(UserId, Option<FillTicket>)>) {
+    let mut hits = HashMap::with_capacity(lookups.len());
+    let mut misses = Vec::new();
+    for (owner, lookup) in lookups {
+        match lookup {
+            Lookup::Hit(found) => {
+                hits.insert(owner, found);
+            }
+            Lookup::Miss(ticket) => misses.push((owner, ticket)),
+        }
+    }
+    (hits, misses)
+}

@@ -1,0 +1,46 @@
+//! Counting one request's round trips to the database and Redis, so that tests and operators
+//! can see that batching holds: the count must not grow with the number of users in a query.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Round trips made so far by the requests sharing one meter.
+#[derive(Debug, Default)]
+pub struct RoundTrips {
+    database: AtomicU64,
+    redis: AtomicU64,
+}
+
+impl RoundTrips {
+    /// Database statements sent.
+    pub fn database(&self) -> u64 {
+        self.database.load(Ordering::Relaxed)
+    }
+
+    /// Redis exchanges (one pipeline is one exchange).
+    pub fn redis(&self) -> u64 {
+        self.redis.load(Ordering::Relaxed)
+    }
+}
+
+/// A service's counter; off unless a request asked for one.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Meter(Option<Arc<RoundTrips>>);
+
+impl Meter {
+    pub(super) fn on(trips: Arc<RoundTrips>) -> Self {
+        Self(Some(trips))
+    }
+
+    pub(super) fn database(&self) {
+        if let Some(trips) = &self.0 {
+            trips.database.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn redis(&self) {
+        if let Some(trips) = &self.0 {
+            trips.redis.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
