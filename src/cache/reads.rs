@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_page_starts_strictly_after_the_cursor() {
-        let items = vec![item(1, T + 9), item(5, T + 8), item(2, T + 8), item(3, T + 7)];
+        let items = [item(1, T + 9), item(5, T + 8), item(2, T + 8), item(3, T + 7)];
         let after = Entry {
             user: UserId::new(2).unwrap(),
             at: DateTime::from_timestamp_micros(T + 8).unwrap(),

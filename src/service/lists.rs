@@ -83,7 +83,7 @@ impl Service {
         &self,
         cache: &Cache,
         side: Side,
-        misses: Vec<(UserId, Option<FillTicket>)>,
+        misses: Misses,
     ) -> Result<HashMap<UserId, Vec<Entry>>, ServiceError> {
         if misses.is_empty() {
             return Ok(HashMap::new());
@@ -106,10 +106,11 @@ impl Service {
     }
 }
 
-/// Hits by owner, and the misses with their fill tickets.
-pub(super) fn split<T>(
-    lookups: HashMap<UserId, Lookup<T>>,
-) -> (HashMap<UserId, T>, Vec<(UserId, Option<FillTicket>)>) {
+/// Users the cache did not answer for, each with its fill ticket if it may be filled.
+pub(super) type Misses = Vec<(UserId, Option<FillTicket>)>;
+
+/// Hits by owner, and the misses.
+pub(super) fn split<T>(lookups: HashMap<UserId, Lookup<T>>) -> (HashMap<UserId, T>, Misses) {
     let mut hits = HashMap::with_capacity(lookups.len());
     let mut misses = Vec::new();
     for (owner, lookup) in lookups {
