@@ -8,17 +8,21 @@ mod loaders;
 mod mutation;
 mod query;
 pub mod routes;
+mod scheduling;
 mod user;
 mod viewer;
 
+use std::time::Duration;
+
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, Request, Schema};
+use async_graphql::{EmptySubscription, Request, Response, Schema};
 
 use crate::domain::ids::UserId;
 use crate::service::Service;
 use loaders::GraphLoader;
 use mutation::MutationRoot;
 use query::QueryRoot;
+use scheduling::PassTracker;
 use viewer::Viewer;
 
 /// The schema type served at `/graphql`.
@@ -35,9 +39,17 @@ pub fn sdl() -> String {
     build_schema().sdl()
 }
 
-/// Attaches what one request needs: the service, its viewer, and fresh DataLoaders so that
-/// nothing is cached from one request to the next.
-pub fn prepare(request: Request, service: &Service, viewer: Option<UserId>) -> Request {
-    let loader = DataLoader::new(GraphLoader::new(service.clone(), viewer), tokio::spawn);
-    request.data(service.clone()).data(Viewer(viewer)).data(loader)
+/// Executes one request with what it needs: the service, its viewer, and fresh DataLoaders
+/// (nothing is cached from one request to the next) whose batches stay whole.
+pub async fn execute(
+    schema: &FollowSchema,
+    request: Request,
+    service: &Service,
+    viewer: Option<UserId>,
+) -> Response {
+    let passes = PassTracker::default();
+    let loader = DataLoader::new(GraphLoader::new(service.clone(), viewer), passes.spawner())
+        .delay(Duration::ZERO);
+    let request = request.data(service.clone()).data(Viewer(viewer)).data(loader);
+    passes.run(schema.execute(request)).await
 }

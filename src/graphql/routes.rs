@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::error::auth_error;
-use super::{prepare, FollowSchema};
+use super::{execute as run, FollowSchema};
 use crate::auth::Authenticator;
 use crate::service::Service;
 
@@ -49,13 +49,12 @@ async fn execute(
             return Response::from_errors(vec![error]).into();
         }
     };
+    let request = request.into_inner();
     if !state.expose_round_trips {
-        let request = prepare(request.into_inner(), &state.service, viewer);
-        return state.schema.execute(request).await.into();
+        return run(&state.schema, request, &state.service, viewer).await.into();
     }
     let (service, trips) = state.service.metered();
-    let request = prepare(request.into_inner(), &service, viewer);
-    let response = state.schema.execute(request).await;
+    let response = run(&state.schema, request, &service, viewer).await;
     let counted = async_graphql::value!({ "database": trips.database(), "redis": trips.redis() });
     response.extension("roundTrips", counted).into()
 }

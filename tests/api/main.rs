@@ -46,9 +46,13 @@ macro_rules! backend_suite {
     )*};
 }
 
+mod batching;
+mod blocks;
 mod concurrency;
+mod connections;
 mod follow;
 mod graphql_surface;
 mod health;
+mod legacy_lists;
 mod parity;
 mod tokens;
