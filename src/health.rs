@@ -32,7 +32,20 @@ async fn readyz(State(service): State<Service>) -> (StatusCode, Json<Value>) {
     let body = json!({
         "status": if ready { "ready" } else { "unready" },
         "database": { "backend": store.backend(), "state": database },
-        "cache": { "state": "disabled" },
+        "cache": cache_state(&service).await,
     });
     (status, Json(body))
+}
+
+/// The cache's state, for operators: a Redis outage is reported but does not make the service
+/// unready, since reads fall back to the database.
+async fn cache_state(service: &Service) -> Value {
+    let Some(cache) = service.cache() else {
+        return json!({ "state": "disabled" });
+    };
+    let state = match cache.ping().await {
+        Ok(()) => "ok",
+        Err(_) => "unavailable",
+    };
+    json!({ "state": state, "awaiting_repair": cache.dirty_count() })
 }

@@ -51,6 +51,8 @@ pub struct TestApp {
     pub store: Store,
     /// A direct connection to the app's Redis database, when it has a cache.
     pub redis: Option<redis::aio::MultiplexedConnection>,
+    /// The app's Redis URL, when it has a cache.
+    pub redis_url: Option<String>,
     /// Every user this test made: the teardown checks their cached data against the database.
     users: Mutex<Vec<i64>>,
     postgres_db: Option<String>,
@@ -100,8 +102,8 @@ impl TestApp {
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         let store = built.service.store().clone();
-        let redis = match redis_url {
-            Some(url) => Some(redis_connection(&url).await),
+        let redis = match &redis_url {
+            Some(url) => redis_connection(url).await,
             None => None,
         };
         let users = Mutex::new(Vec::new());
@@ -110,6 +112,7 @@ impl TestApp {
             client,
             store,
             redis,
+            redis_url,
             users,
             postgres_db,
             _dir: dir,
@@ -372,18 +375,91 @@ async fn redis_url(backend: Backend) -> Option<String> {
     }
 }
 
-pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+/// A direct connection for assertions; `None` when nothing answers there (a closed port).
+pub async fn redis_connection(url: &str) -> Option<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(url).expect("redis url");
-    client.get_multiplexed_async_connection().await.expect("redis connection")
+    client.get_multiplexed_async_connection().await.ok()
+}
+
+/// A redis-server of the test's own on a free loopback port, so that a test can pause, stop and
+/// restart it without touching the shared server. Stopped when dropped.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> PrivateRedis {
+        let port = free_port();
+        let mut redis = PrivateRedis { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again, empty: it keeps nothing on disk) and waits until it answers.
+    pub async fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if redis_connection(&self.url()).await.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("private redis-server did not start");
+    }
+
+    /// Kills the server, as a crash would.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A loopback port nothing listens on (just now).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
 }
 
 /// A cached list: member id and score in microseconds, sorted by member.
 pub type CachedList = Vec<(i64, i64)>;
 
 impl TestApp {
-    /// The direct Redis connection; panics for an app without a cache.
+    /// The direct Redis connection; panics for an app without a reachable cache.
     pub fn redis(&self) -> redis::aio::MultiplexedConnection {
-        self.redis.clone().expect("this app has a cache")
+        self.redis.clone().expect("this app has a reachable cache")
+    }
+
+    /// Connects the direct Redis connection again (after the server restarted).
+    pub async fn reconnect_redis(&mut self) {
+        let url = self.redis_url.clone().expect("this app has a cache");
+        self.redis = redis_connection(&url).await;
     }
 
     /// A zset as `(member, score in µs)` sorted by member, or `None` when the key is absent.

@@ -48,11 +48,13 @@ macro_rules! backend_suite {
 
 mod batching;
 mod blocks;
+mod cache;
 mod concurrency;
 mod connections;
 mod follow;
 mod graphql_surface;
 mod health;
 mod legacy_lists;
+mod outage;
 mod parity;
 mod tokens;

@@ -1,0 +1,118 @@
+//! Redis faults: a follow or a read never fails because Redis is paused, gone or never there;
+//! once it answers again, no stale entry survives.
+
+use std::time::{Duration, Instant};
+
+use bb8_redis::redis;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::cache::read_following;
+use crate::helpers::{free_port, read, Backend, PrivateRedis, TestApp};
+
+async fn readiness(app: &TestApp) -> serde_json::Value {
+    let (status, body) = read(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "a Redis outage never makes the service unready: {body}");
+    body
+}
+
+/// Waits until the app has repaired what it could not write, or fails after a few seconds.
+async fn until_repaired(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let body = readiness(app).await;
+        if body["cache"]["state"] == json!("ok") && body["cache"]["awaiting_repair"] == json!(0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "cache never repaired: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn outage(backend: Backend) {
+    let mut redis = PrivateRedis::start().await;
+    let Some(mut app) = TestApp::spawn_with(backend, Some(redis.url())).await else { return };
+    let [a, b, c, d, e] = <[_; 5]>::try_from(app.actors(5).await).unwrap();
+    app.rest_follow(&a, json!(b.id)).await;
+    read_following(&app, &a).await;
+    let key = format!("user:{}:following", a.id);
+    assert!(app.cached_list(&key).await.is_some(), "cached before the outage");
+
+    // Redis keeps its data but answers nobody for three seconds.
+    let pause: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(3000)
+        .arg("ALL")
+        .query_async(&mut app.redis())
+        .await
+        .unwrap();
+    let paused_at = Instant::now();
+    let started = Instant::now();
+    assert_eq!(app.rest_follow(&a, json!(c.id)).await.0, StatusCode::CREATED);
+    let (list, _) = read_following(&app, &a).await;
+    assert!(list.iter().any(|(id, _)| *id == c.id), "reads come from the database");
+    assert!(started.elapsed() < Duration::from_millis(2500), "bounded by the Redis timeout");
+    assert_eq!(readiness(&app).await["cache"]["state"], json!("unavailable"));
+
+    tokio::time::sleep(Duration::from_millis(3200).saturating_sub(paused_at.elapsed())).await;
+    until_repaired(&app).await;
+    app.assert_cache_matches(&[a.id, b.id, c.id]).await;
+    let (list, _) = read_following(&app, &a).await;
+    assert_eq!(list.len(), 2, "b and c");
+    assert_eq!(app.cached_list(&key).await, Some(app.database_list(a.id, true).await));
+
+    // Redis dies and comes back empty.
+    redis.stop();
+    assert_eq!(app.rest_follow(&a, json!(d.id)).await.0, StatusCode::CREATED);
+    let block = "mutation($t: ID!) { blockUser(target: $t) { target } }";
+    assert_eq!(app.graphql(Some(&a), block, json!({ "t": e.id })).await["errors"], json!(null));
+    let (list, _) = read_following(&app, &a).await;
+    assert_eq!(list.len(), 3);
+    redis.restart().await;
+    app.reconnect_redis().await;
+    until_repaired(&app).await;
+    read_following(&app, &a).await;
+    let (_, trips) = read_following(&app, &a).await;
+    assert_eq!(trips, (1, 1), "filled again and served from Redis");
+    app.assert_cache_matches(&[a.id, b.id, c.id, d.id, e.id]).await;
+    app.teardown().await;
+}
+
+async fn closed_port(backend: Backend) {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let Some(app) = TestApp::spawn_with(backend, Some(url)).await else { return };
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
+    assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
+    assert_eq!(app.rest_follow(&c, json!(a.id)).await.0, StatusCode::CREATED);
+    assert_eq!(app.rest_unfollow(&a, &b.id.to_string()).await.0, StatusCode::OK);
+    assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
+    let (list, trips) = read_following(&app, &a).await;
+    assert_eq!(list.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![b.id]);
+    assert!(trips.0 >= 1);
+    assert_eq!(app.counts(a.id).await, (1, 1));
+    let legacy = app.client.get(app.url("/app/v1_0/user/followers")).bearer_auth(&a.token);
+    let (status, body) = read(legacy.send().await.unwrap()).await;
+    assert_eq!((status, body["data"]["total_count"].clone()), (StatusCode::OK, json!(1)));
+    assert_eq!(readiness(&app).await["cache"]["state"], json!("unavailable"));
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_fails_nothing_and_leaves_nothing_stale_sqlite() {
+    outage(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_fails_nothing_and_leaves_nothing_stale_postgres() {
+    outage(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_redis_port_never_fails_a_request_sqlite() {
+    closed_port(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_redis_port_never_fails_a_request_postgres() {
+    closed_port(Backend::Postgres).await;
+}
