@@ -39,7 +39,7 @@ async fn outage(backend: Backend) {
     assert!(app.cached_list(&key).await.is_some(), "cached before the outage");
 
     // Redis keeps its data but answers nobody for three seconds.
-    let pause: () = redis::cmd("CLIENT")
+    let () = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(3000)
         .arg("ALL")
