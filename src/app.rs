@@ -1,8 +1,12 @@
 //! Assembling the service from its configuration: storage, the service layer, auth, and one
 //! router with every route and the layers applied once.
 
-use axum::Router;
-use tower_http::limit::RequestBodyLimitLayer;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::{middleware, Router};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::token::TokenKeys;
@@ -11,9 +15,9 @@ use crate::cache::{Cache, CacheOptions};
 use crate::config::Config;
 use crate::db::{DbError, Store};
 use crate::graphql::routes::GraphqlState;
-use crate::rest::RestState;
+use crate::rest::{BodyLimit, RestState};
 use crate::service::Service;
-use crate::{graphql, health, rest};
+use crate::{graphql, health, metrics, rest};
 
 /// A built application: its router, and the service for shutdown.
 pub struct App {
@@ -57,15 +61,44 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
 /// Every route, behind the layers that apply to all of them.
 pub fn router(service: Service, auth: Authenticator, config: &Config) -> Router {
     let graphql_state = GraphqlState {
-        schema: graphql::build_schema(),
+        schema: graphql::build_schema(config.query_limits, config.introspection),
         auth: auth.clone(),
         service: service.clone(),
         expose_round_trips: config.expose_round_trips,
+        max_body_bytes: config.max_body_bytes,
     };
+    // Each transport reads and limits its own bodies, to refuse an oversized one in its own form.
+    let body_limit = BodyLimit(config.max_body_bytes);
+    let rest = rest::router(RestState { service: service.clone(), auth, body_limit });
     Router::new()
         .merge(graphql::routes::router(graphql_state))
-        .merge(rest::router(RestState { service: service.clone(), auth }))
-        .merge(health::router(service))
-        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        .merge(rest)
+        .merge(health::router(service.clone()))
+        .merge(metrics::router(service))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(CompressionLayer::new())
+        .layer(cors(&config.cors_origins))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Each request's span carries its id (the client's `x-request-id`, or a fresh UUID), which the
+/// response echoes.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+}
+
+/// CORS for the configured frontend origins only; none by default.
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    layer.allow_origin(AllowOrigin::list(allowed))
 }

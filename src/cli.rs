@@ -53,6 +53,25 @@ pub struct Settings {
     /// Largest request body accepted on any route, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Longest time a request may take before it is answered 408 (a write already started still
+    /// completes).
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", global = true, default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// Frontend origins allowed by CORS, comma-separated (`*` for any). Unset: none.
+    #[arg(long, env = "CORS_ORIGINS", global = true, value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Deepest field nesting a GraphQL query may have.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", global = true, default_value_t = 10)]
+    pub graphql_max_depth: usize,
+    /// Highest GraphQL query cost (a connection costs its `first` times its children).
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", global = true, default_value_t = 5000)]
+    pub graphql_max_complexity: usize,
+    /// Most aliased fields in one GraphQL document.
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", global = true, default_value_t = 30)]
+    pub graphql_max_aliases: usize,
+    /// Whether GraphQL introspection (and field suggestions) are on; GraphiQL needs them.
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphql_introspection: bool,
     /// Report each GraphQL response's database and Redis round trips in
     /// `extensions.roundTrips`.
     #[arg(long, env = "EXPOSE_ROUND_TRIPS", global = true)]

@@ -2,11 +2,13 @@
 //! development mode (no secret) only ever listens on loopback.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
 use crate::cli::Settings;
 use crate::db::StoreOptions;
+use crate::graphql::QueryLimits;
 
 /// Where the embedded default keeps its data: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://followgraph.db";
@@ -23,6 +25,14 @@ pub struct Config {
     pub dev_mode: bool,
     pub listen_addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// Bound on one request.
+    pub request_timeout: Duration,
+    /// Origins allowed by CORS; empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
+    /// GraphQL query limits; the document limit is the body limit.
+    pub query_limits: QueryLimits,
+    /// GraphQL introspection and field suggestions.
+    pub introspection: bool,
     /// Adds `extensions.roundTrips` to GraphQL responses (for tests and diagnosis).
     pub expose_round_trips: bool,
     pub store: StoreOptions,
@@ -58,6 +68,15 @@ impl Config {
             listen_addr: settings.listen_addr,
             max_body_bytes: settings.max_body_bytes,
             expose_round_trips: settings.expose_round_trips,
+            request_timeout: Duration::from_millis(settings.request_timeout_ms),
+            cors_origins: settings.cors_origins.clone(),
+            query_limits: QueryLimits {
+                max_document_bytes: settings.max_body_bytes,
+                max_aliases: settings.graphql_max_aliases,
+                max_depth: settings.graphql_max_depth,
+                max_complexity: settings.graphql_max_complexity,
+            },
+            introspection: settings.graphql_introspection,
             store: StoreOptions::default(),
         })
     }

@@ -28,6 +28,8 @@ pub mod db;
 pub mod domain;
 pub mod graphql;
 pub mod health;
+pub mod http;
+pub mod metrics;
 pub mod rest;
 pub mod server;
 pub mod service;

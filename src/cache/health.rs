@@ -18,6 +18,12 @@ impl Cache {
         lock(&self.inner.dirty).extend(users);
     }
 
+    /// Open and idle connections, for the metrics.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let state = self.inner.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// How many users' cached data is waiting to be forgotten.
     pub fn dirty_count(&self) -> usize {
         lock(&self.inner.dirty).len()

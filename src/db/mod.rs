@@ -66,6 +66,17 @@ impl Store {
         }
     }
 
+    /// Open and idle connections, for the metrics.
+    pub fn pool_usage(&self) -> (usize, usize) {
+        let usage = |size: u32, idle: usize| (size as usize, idle);
+        match self {
+            Store::Postgres(pool) => usage(pool.size(), pool.num_idle()),
+            Store::Sqlite(db) => {
+                usage(db.read.size() + db.write.size(), db.read.num_idle() + db.write.num_idle())
+            }
+        }
+    }
+
     /// Which backend this is, for logs and readiness.
     pub fn backend(&self) -> &'static str {
         match self {

@@ -44,6 +44,12 @@ pub struct PageInfo {
     start_cursor: Option<String>,
 }
 
+/// The cost of a connection for the complexity limit: its page size times what each entry asks.
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let first = first.unwrap_or(DEFAULT_FIRST).clamp(1, MAX_PAGE as i32);
+    usize::try_from(first).unwrap_or(1).saturating_mul(child_complexity)
+}
+
 /// Loads one connection of `owner`, checking `first` and `after` first.
 pub async fn load(
     ctx: &Context<'_>,

@@ -4,8 +4,10 @@
 mod connection;
 mod error;
 mod input;
+mod limits;
 mod loaders;
 mod mutation;
+mod observe;
 mod query;
 pub mod routes;
 mod scheduling;
@@ -23,20 +25,27 @@ use loaders::GraphLoader;
 use mutation::MutationRoot;
 use query::QueryRoot;
 use scheduling::PassTracker;
+
+pub use limits::QueryLimits;
 use viewer::Viewer;
 
 /// The schema type served at `/graphql`.
 pub type FollowSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// Builds the schema. It holds no connection: each request brings the service with it, so the
-/// schema can be printed without a database.
-pub fn build_schema() -> FollowSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish()
+/// Builds the schema with its limits. It holds no connection: each request brings the service
+/// with it, so the schema can be printed without a database.
+pub fn build_schema(limits: QueryLimits, introspection: bool) -> FollowSchema {
+    let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .extension(limits)
+        .extension(observe::OperationMetrics);
+    let builder =
+        if introspection { builder } else { builder.disable_introspection().disable_suggestions() };
+    builder.finish()
 }
 
 /// The SDL of the schema, as `followgraph schema` prints it and `schema.graphql` stores it.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish().sdl()
 }
 
 /// Executes one request with what it needs: the service, its viewer, and fresh DataLoaders

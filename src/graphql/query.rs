@@ -31,6 +31,7 @@ impl QueryRoot {
     }
 
     /// Users by id, in the order asked; null for each id that names nobody. At most 100 ids.
+    #[graphql(complexity = "ids.len().max(1) * child_complexity")]
     async fn users(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<User>>> {
         if ids.len() > MAX_IDS {
             return Err(bad_input(format!("At most {MAX_IDS} ids per call.")));
@@ -42,6 +43,7 @@ impl QueryRoot {
     }
 
     /// The viewer's followings, newest follow first. Needs a viewer.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,
@@ -53,6 +55,7 @@ impl QueryRoot {
     }
 
     /// The viewer's followers, newest follow first. Needs a viewer.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,

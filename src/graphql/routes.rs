@@ -2,17 +2,20 @@
 //! (served with its own scripts, so it works without internet access), subscriptions over
 //! WebSocket.
 
-use async_graphql::{Pos, Response};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql::{Pos, Response, ServerError};
+use async_graphql_axum::{GraphQLResponse, GraphQLSubscription};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
 
-use super::error::auth_error;
+use super::error::{auth_error, bad_input};
+use super::limits::refusal;
 use super::{execute as run, FollowSchema};
 use crate::auth::Authenticator;
+use crate::http::is_json;
 use crate::service::Service;
 
 /// What the GraphQL routes share.
@@ -23,6 +26,8 @@ pub struct GraphqlState {
     pub service: Service,
     /// Whether responses carry `extensions.roundTrips`.
     pub expose_round_trips: bool,
+    /// Largest request body.
+    pub max_body_bytes: usize,
 }
 
 /// `/graphql`, `/graphql/assets/{file}` and `/graphql/ws`.
@@ -35,28 +40,58 @@ pub fn router(state: GraphqlState) -> Router {
         .with_state(state)
 }
 
-/// Resolves the viewer first: a present but invalid token fails the whole request with
-/// UNAUTHENTICATED before any resolver runs, so it can never act as anonymous.
+/// Reads the request, then resolves the viewer: a present but invalid token fails the whole
+/// request with UNAUTHENTICATED before any resolver runs, so it can never act as anonymous.
 async fn execute(
     State(state): State<GraphqlState>,
     headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    body: Body,
+) -> axum::response::Response {
+    let request = match read_request(&headers, body, state.max_body_bytes).await {
+        Ok(request) => request,
+        Err((status, error)) => return refuse(status, error),
+    };
     let viewer = match state.auth.viewer(&headers).await {
         Ok(viewer) => viewer,
         Err(err) => {
-            let error = auth_error(&err).into_server_error(Pos::default());
-            return Response::from_errors(vec![error]).into();
+            return refuse(StatusCode::OK, auth_error(&err).into_server_error(Pos::default()))
         }
     };
-    let request = request.into_inner();
     if !state.expose_round_trips {
-        return run(&state.schema, request, &state.service, viewer).await.into();
+        return GraphQLResponse::from(run(&state.schema, request, &state.service, viewer).await)
+            .into_response();
     }
     let (service, trips) = state.service.metered();
     let response = run(&state.schema, request, &service, viewer).await;
     let counted = async_graphql::value!({ "database": trips.database(), "redis": trips.redis() });
-    response.extension("roundTrips", counted).into()
+    GraphQLResponse::from(response.extension("roundTrips", counted)).into_response()
+}
+
+/// One GraphQL request from a JSON body of at most `limit` bytes. Batches (a JSON array),
+/// multipart uploads and other media types are refused: no feature needs them.
+async fn read_request(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<async_graphql::Request, (StatusCode, ServerError)> {
+    let bad = |message: &str| bad_input(message.to_owned()).into_server_error(Pos::default());
+    if !is_json(headers) {
+        let error = bad("POST /graphql takes a JSON body (Content-Type: application/json).");
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, error));
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, refusal("size", limit)))?;
+    serde_json::from_slice(&bytes).map_err(|_| {
+        let error = bad(
+            "The body is not one GraphQL request {\"query\", \"variables\", \"operationName\"}.",
+        );
+        (StatusCode::BAD_REQUEST, error)
+    })
+}
+
+fn refuse(status: StatusCode, error: ServerError) -> axum::response::Response {
+    (status, GraphQLResponse::from(Response::from_errors(vec![error]))).into_response()
 }
 
 async fn graphiql() -> Html<&'static str> {

@@ -31,6 +31,7 @@ impl User {
     }
 
     /// The users this user follows, newest follow first.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,
@@ -41,6 +42,7 @@ impl User {
     }
 
     /// The users who follow this user, newest follow first.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,

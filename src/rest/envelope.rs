@@ -34,6 +34,8 @@ pub enum LegacyError {
         name: &'static str,
         reason: &'static str,
     },
+    /// The body is over the service's limit.
+    TooLarge,
     Auth(AuthError),
     Service(ServiceError),
 }
@@ -59,6 +61,9 @@ impl IntoResponse for LegacyError {
         let (status, message) = match self {
             LegacyError::Param { name, reason } => {
                 (StatusCode::BAD_REQUEST, json!({ name: reason }))
+            }
+            LegacyError::TooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, json!("Request body too large."))
             }
             LegacyError::Auth(err) => auth_failure(err),
             LegacyError::Service(err) => service_failure(err),

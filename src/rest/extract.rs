@@ -1,15 +1,14 @@
 //! How the legacy app read its inputs: the viewer from the bearer token (checked before any
 //! parameter, as its `login_required` decorator did) and `target` from a JSON body or a path.
 
-use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde_json::Value;
 
 use super::envelope::{LegacyError, INVALID_USER_ID, MISSING_JSON};
 use crate::auth::Authenticator;
 use crate::domain::ids::UserId;
+use crate::http::is_json;
 
 /// The authenticated user a legacy request acts for.
 pub struct LegacyViewer(pub UserId);
@@ -28,17 +27,29 @@ where
 }
 
 /// `{"target": id}` from a JSON body; the id as a number or a decimal string. A body that is not
-/// JSON reads as a missing parameter, as reqparse's `location='json'` did.
+/// JSON reads as a missing parameter, as reqparse's `location='json'` did; other fields are
+/// ignored, as reqparse ignored them.
 pub struct TargetBody(pub UserId);
 
-impl<S: Send + Sync> FromRequest<S> for TargetBody {
+/// The largest body the shim reads, from the service's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl<S> FromRequest<S> for TargetBody
+where
+    BodyLimit: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = LegacyError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(&req) {
+        if !is_json(req.headers()) {
             return Err(missing_target());
         }
-        let body = Bytes::from_request(req, state).await.map_err(|_| missing_target())?;
+        let BodyLimit(limit) = BodyLimit::from_ref(state);
+        let body = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| LegacyError::TooLarge)?;
         let json: Value = serde_json::from_slice(&body).map_err(|_| missing_target())?;
         match json.get("target") {
             None | Some(Value::Null) => Err(missing_target()),
@@ -50,18 +61,6 @@ impl<S: Send + Sync> FromRequest<S> for TargetBody {
 /// A target id from a URL path segment.
 pub fn path_target(raw: &str) -> Result<UserId, LegacyError> {
     raw.parse().map_err(|_| invalid_target())
-}
-
-fn is_json(req: &Request) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || mime.ends_with("+json")
-        })
-        .unwrap_or(false)
 }
 
 fn missing_target() -> LegacyError {

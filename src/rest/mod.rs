@@ -8,6 +8,8 @@ mod extract;
 mod followings;
 mod lists;
 
+pub use extract::BodyLimit;
+
 use axum::extract::FromRef;
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -20,6 +22,7 @@ use crate::service::Service;
 pub struct RestState {
     pub service: Service,
     pub auth: Authenticator,
+    pub body_limit: BodyLimit,
 }
 
 /// The legacy routes, one table. Ids in paths are parsed by the handlers, so that a bad one gets

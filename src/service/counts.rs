@@ -25,7 +25,7 @@ impl Service {
         let Ok(lookups) = cache.counts(ids).await else {
             return self.db_counts(ids).await;
         };
-        let (mut counts, misses) = split(lookups);
+        let (mut counts, misses) = split("counts", lookups);
         if misses.is_empty() {
             return Ok(counts);
         }

@@ -34,7 +34,7 @@ impl Service {
         let Ok(lookups) = cache.pages(side, owners, &request).await else {
             return self.db_pages(side, owners, &request).await;
         };
-        let (mut pages, misses) = split(lookups);
+        let (mut pages, misses) = split("pages", lookups);
         for (owner, list) in self.load_and_fill(cache, side, misses).await? {
             pages.insert(owner, Page::from_all(list, &request));
         }
@@ -55,7 +55,7 @@ impl Service {
             let list = self.db(self.store.lists(side, &[owner])).await?;
             return Ok(Page::from_all(list.into_iter().map(|(_, e)| e).collect(), &WHOLE).entries);
         };
-        let (mut lists, misses) = split(lookups);
+        let (mut lists, misses) = split("lists", lookups);
         lists.extend(self.load_and_fill(cache, side, misses).await?);
         let list = lists.remove(&owner).unwrap_or_default();
         Ok(Page::from_all(list, &WHOLE).entries)
@@ -109,8 +109,11 @@ impl Service {
 /// Users the cache did not answer for, each with its fill ticket if it may be filled.
 pub(super) type Misses = Vec<(UserId, Option<FillTicket>)>;
 
-/// Hits by owner, and the misses.
-pub(super) fn split<T>(lookups: HashMap<UserId, Lookup<T>>) -> (HashMap<UserId, T>, Misses) {
+/// Hits by owner, and the misses; counted in `cache_lookups_total` under `kind`.
+pub(super) fn split<T>(
+    kind: &'static str,
+    lookups: HashMap<UserId, Lookup<T>>,
+) -> (HashMap<UserId, T>, Misses) {
     let mut hits = HashMap::with_capacity(lookups.len());
     let mut misses = Vec::new();
     for (owner, lookup) in lookups {
@@ -121,5 +124,9 @@ pub(super) fn split<T>(lookups: HashMap<UserId, Lookup<T>>) -> (HashMap<UserId, 
             Lookup::Miss(ticket) => misses.push((owner, ticket)),
         }
     }
+    metrics::counter!("cache_lookups_total", "kind" => kind, "result" => "hit")
+        .increment(hits.len() as u64);
+    metrics::counter!("cache_lookups_total", "kind" => kind, "result" => "miss")
+        .increment(misses.len() as u64);
     (hits, misses)
 }

@@ -23,7 +23,8 @@ impl RoundTrips {
     }
 }
 
-/// A service's counter; off unless a request asked for one.
+/// A service's counter: always into the process metrics, and into one request's counter when
+/// that request asked for one.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Meter(Option<Arc<RoundTrips>>);
 
@@ -33,12 +34,14 @@ impl Meter {
     }
 
     pub(super) fn database(&self) {
+        metrics::counter!("db_round_trips_total").increment(1);
         if let Some(trips) = &self.0 {
             trips.database.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     pub(super) fn redis(&self) {
+        metrics::counter!("redis_round_trips_total").increment(1);
         if let Some(trips) = &self.0 {
             trips.redis.fetch_add(1, Ordering::Relaxed);
         }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use bb8_redis::redis::{self, AsyncCommands};
 use chrono::{DateTime, Utc};
+use clap::Parser;
 use followgraph::app;
-use followgraph::cli::{LogFormat, Settings};
+use followgraph::cli::{Cli, Settings};
 use followgraph::config::Config;
 use followgraph::db::Store;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -75,6 +76,15 @@ impl TestApp {
 
     /// A running app with the given Redis URL (or none).
     pub async fn spawn_with(backend: Backend, redis_url: Option<String>) -> Option<TestApp> {
+        Self::spawn_tuned(backend, redis_url, |_| {}).await
+    }
+
+    /// A running app whose settings `tune` may change first.
+    pub async fn spawn_tuned(
+        backend: Backend,
+        redis_url: Option<String>,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let (database_url, postgres_db, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -86,8 +96,9 @@ impl TestApp {
                 (url, Some(name), None)
             }
         };
-        let config =
-            Config::from_settings(&settings(database_url, redis_url.clone())).expect("config");
+        let mut settings = settings(database_url, redis_url.clone());
+        tune(&mut settings);
+        let config = Config::from_settings(&settings).expect("config");
         let built = app::build(&config).await.expect("app builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -292,16 +303,18 @@ pub fn sign(alg: Algorithm, secret: &str, mut claims: Value, ttl: i64) -> String
     jsonwebtoken::encode(&Header::new(alg), &claims, &key).expect("sign")
 }
 
+/// The settings a test app runs with: the service's own defaults, as the command line makes
+/// them, plus the test database, cache, secret, and the round-trip report.
 fn settings(database_url: String, redis_url: Option<String>) -> Settings {
-    Settings {
-        database_url: Some(database_url),
-        redis_url,
-        expose_round_trips: true,
-        jwt_secret: Some(SECRET.to_owned()),
-        listen_addr: "127.0.0.1:0".parse().expect("addr"),
-        max_body_bytes: 64 * 1024,
-        log_format: LogFormat::Human,
-    }
+    let mut args = vec![
+        "followgraph".to_owned(),
+        format!("--database-url={database_url}"),
+        format!("--jwt-secret={SECRET}"),
+        "--listen-addr=127.0.0.1:0".to_owned(),
+        "--expose-round-trips".to_owned(),
+    ];
+    args.extend(redis_url.map(|url| format!("--redis-url={url}")));
+    Cli::try_parse_from(args).expect("test settings parse").settings
 }
 
 fn postgres_admin_url() -> String {

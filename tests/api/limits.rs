@@ -1,0 +1,86 @@
+//! SPEC §8: abusive queries are refused with QUERY_LIMIT before any database or Redis work.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, TestApp};
+
+fn nested_following(levels: usize) -> String {
+    let mut query = "id".to_owned();
+    for _ in 0..levels {
+        query = format!("following(first: 1) {{ nodes {{ {query} }} }}");
+    }
+    format!("{{ viewer {{ {query} }} }}")
+}
+
+fn assert_refused(body: &Value, limit: &str) {
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], json!("QUERY_LIMIT"), "{body}");
+    assert_eq!(error["extensions"]["limit"], json!(limit), "{body}");
+    assert_eq!(body["data"], json!(null), "{body}");
+    let trips = &body["extensions"]["roundTrips"];
+    assert_eq!(
+        (trips["database"].as_u64(), trips["redis"].as_u64()),
+        (Some(0), Some(0)),
+        "no work done: {body}"
+    );
+}
+
+backend_suite! {
+    async fn over_limit_queries_are_refused_before_any_work(app) {
+        let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+        assert_refused(&app.graphql(Some(&a), &nested_following(5), json!({})).await, "depth");
+        let costly = "{ following(first: 100) { nodes { following(first: 100) { nodes { following(first: 100) { nodes { id } } } } } } }";
+        assert_refused(&app.graphql(Some(&a), costly, json!({})).await, "complexity");
+        let many: Vec<String> = (0..31).map(|i| format!("a{i}: viewer {{ id }}")).collect();
+        let aliased = format!("{{ {} }}", many.join(" "));
+        assert_refused(&app.graphql(Some(&a), &aliased, json!({})).await, "aliases");
+        let within = app.graphql(Some(&a), &nested_following(2), json!({})).await;
+        assert_eq!(within["errors"], json!(null), "{within}");
+        let big_ids: Vec<String> = (1..=100).map(|i| i.to_string()).collect();
+        let fan_out = "query($ids: [ID!]!) { users(ids: $ids) { following(first: 100) { nodes { following(first: 100) { totalCount } } } } }";
+        assert_refused(&app.graphql(Some(&a), fan_out, json!({ "ids": big_ids })).await, "complexity");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_as_graphql_and_as_legacy_json() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let padding = "x".repeat(70 * 1024);
+    let query = format!("{{ __typename }} # {padding}");
+    let response =
+        app.client.post(app.url("/graphql")).json(&json!({ "query": query })).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], json!("QUERY_LIMIT"));
+    assert_eq!(body["errors"][0]["extensions"]["limit"], json!("size"));
+
+    let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+    let two_mb = json!({ "target": 1, "padding": "y".repeat(2 * 1024 * 1024) });
+    let (status, body) = app.rest_follow_with(Some(&format!("Bearer {}", a.token)), two_mb).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::PAYLOAD_TOO_LARGE, json!({ "message": "Request body too large." }))
+    );
+    app.teardown().await;
+}
+
+#[tokio::test]
+async fn introspection_can_be_switched_off() {
+    let off = TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.graphql_introspection = false)
+        .await
+        .unwrap();
+    let body = off.graphql(None, "{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(body["data"]["__schema"], json!(null), "the schema is not told: {body}");
+    let typo = off.graphql(None, "{ viewr { id } }", json!({})).await;
+    let message = typo["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "no suggestions either: {message}");
+    assert_eq!(typo["errors"][0]["extensions"]["code"], json!("BAD_USER_INPUT"));
+    off.teardown().await;
+    let on = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let body = on.graphql(None, "{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], json!("Query"), "{body}");
+    let typo = on.graphql(None, "{ viewr { id } }", json!({})).await;
+    assert!(typo["errors"][0]["message"].as_str().unwrap().contains("Did you mean"), "{typo}");
+    on.teardown().await;
+}
