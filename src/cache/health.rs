@@ -20,7 +20,7 @@ impl Cache {
 
     /// Open and idle connections, for the metrics.
     pub fn pool_usage(&self) -> (u32, u32) {
-        let state = self.inner.pool.state();
+        let state = self.pool().state();
         (state.connections, state.idle_connections)
     }
 

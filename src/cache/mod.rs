@@ -1,9 +1,11 @@
 //! The Redis cache of followings, followers and counts, in the legacy app's keys. Redis is a
 //! cache: the database is the truth, a Redis fault never fails a request, and no stale entry
-//! outlives an outage. docs/cache.md explains the protocol and why it is race-free.
+//! outlives an outage. docs/cache.md explains the protocol and why it is race-free. Beside it,
+//! `profiles.rs` keeps user profiles in process memory for a short time.
 
 mod health;
 pub mod keys;
+mod profiles;
 mod reads;
 mod scripts;
 mod writes;
@@ -18,6 +20,7 @@ use bb8_redis::RedisConnectionManager;
 
 use crate::domain::ids::UserId;
 
+pub use profiles::{ProfileCache, PROFILE_TTL};
 pub use reads::{FillTicket, Lookup};
 
 /// How long a generation key lives: far longer than any fill takes, so a fill can never see one
@@ -76,7 +79,10 @@ pub struct Cache {
 }
 
 struct Inner {
-    pool: Pool<RedisConnectionManager>,
+    manager: RedisConnectionManager,
+    /// Replaced after a failed exchange: a multiplexed connection does not recover once its
+    /// server has gone, and checking each one on checkout would cost a round trip per call.
+    pool: std::sync::RwLock<Pool<RedisConnectionManager>>,
     options: CacheOptions,
     /// Users whose cached data may be stale because a write could not update it. While any are
     /// listed, reads bypass the cache; the healer empties it once Redis answers.
@@ -97,11 +103,9 @@ impl Cache {
     pub fn connect(url: &str, options: CacheOptions) -> Result<Self, CacheError> {
         let manager =
             RedisConnectionManager::new(url).map_err(|e| CacheError::Url(e.to_string()))?;
-        let pool = Pool::builder()
-            .max_size(32)
-            .connection_timeout(options.timeout)
-            .build_unchecked(manager);
+        let pool = std::sync::RwLock::new(new_pool(&manager, &options));
         let inner = Inner {
+            manager,
             pool,
             options,
             dirty: Mutex::new(HashSet::new()),
@@ -129,8 +133,9 @@ impl Cache {
         &self,
         pipe: &redis::Pipeline,
     ) -> Result<T, CacheError> {
+        let pool = self.pool();
         let attempt = async {
-            let mut conn = self.inner.pool.get().await?;
+            let mut conn = pool.get().await?;
             Ok::<T, CacheError>(pipe.query_async(&mut *conn).await?)
         };
         let result = match tokio::time::timeout(self.inner.options.timeout, attempt).await {
@@ -140,8 +145,14 @@ impl Cache {
         if let Err(err) = &result {
             tracing::warn!(error = %err, "redis call failed; serving from the database");
             *lock(&self.inner.down_until) = Some(Instant::now() + self.inner.options.cool_down);
+            let fresh = new_pool(&self.inner.manager, &self.inner.options);
+            *self.inner.pool.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
         result
+    }
+
+    fn pool(&self) -> Pool<RedisConnectionManager> {
+        self.inner.pool.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn cooling_down(&self) -> bool {
@@ -151,6 +162,18 @@ impl Cache {
     fn options(&self) -> &CacheOptions {
         &self.inner.options
     }
+}
+
+/// A pool whose connections are made on first use and not pinged on checkout.
+fn new_pool(
+    manager: &RedisConnectionManager,
+    options: &CacheOptions,
+) -> Pool<RedisConnectionManager> {
+    Pool::builder()
+        .max_size(32)
+        .connection_timeout(options.timeout)
+        .test_on_check_out(false)
+        .build_unchecked(manager.clone())
 }
 
 /// Locks a mutex, recovering from a panic in another holder (the data stays valid: sets and

@@ -20,7 +20,7 @@ pub use rules::Action;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::cache::Cache;
+use crate::cache::{Cache, ProfileCache};
 use crate::db::{DbError, Store};
 use meter::Meter;
 
@@ -30,12 +30,13 @@ use meter::Meter;
 pub struct Service {
     store: Store,
     cache: Option<Cache>,
+    profiles: ProfileCache,
     meter: Meter,
 }
 
 impl Service {
     pub fn new(store: Store, cache: Option<Cache>) -> Self {
-        Self { store, cache, meter: Meter::default() }
+        Self { store, cache, profiles: ProfileCache::default(), meter: Meter::default() }
     }
 
     /// A handle that counts its round trips into the returned counter.

@@ -10,14 +10,20 @@ use crate::domain::relation::Relation;
 use crate::domain::user::{UserProfile, ViewerFlags};
 
 impl Service {
-    /// The profiles of the ids that exist.
+    /// The profiles of the ids that exist: from memory where recently read, else one query.
     #[instrument(skip_all, fields(ids = ids.len()))]
     pub async fn users(
         &self,
         ids: &[UserId],
     ) -> Result<HashMap<UserId, UserProfile>, ServiceError> {
-        let users = self.db(self.store.users(ids)).await?;
-        Ok(users.into_iter().map(|u| (u.id, u)).collect())
+        let (mut found, missing) = self.profiles.get_many(ids).await;
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = self.db(self.store.users(&missing)).await?;
+        self.profiles.insert_many(read.iter().cloned()).await;
+        found.extend(read.into_iter().map(|u| (u.id, u)));
+        Ok(found)
     }
 
     /// Whether a user exists: a token's `user_id` must name one.

@@ -89,7 +89,7 @@ cache_suite! {
         let (warm, warm_trips) = read_following(app, a).await;
         assert_eq!(warm, cold);
         assert_eq!(cold_trips.0, 2, "miss: the whole list, then the profiles");
-        assert_eq!(warm_trips, (1, 1), "hit: one Redis lookup; only profiles from the database");
+        assert_eq!(warm_trips, (0, 1), "hit: one Redis lookup; profiles were just read and are kept");
     }
 
     async fn writes_keep_cached_zsets_exact_and_never_create_missing_ones(app) {
