@@ -8,6 +8,7 @@
 //! | `graphql_operations_total` | `operation`, `outcome` | GraphQL operations by root fields |
 //! | `graphql_operation_duration_seconds` | `operation` | their latency |
 //! | `db_round_trips_total`, `redis_round_trips_total` | | statements and pipelines sent |
+//! | `graphql_request_round_trips` | `to` (`database`, `redis`) | round trips per GraphQL request |
 //! | `cache_lookups_total` | `kind`, `result` | users answered from Redis (`hit`) or not |
 //! | `db_pool_connections`, `redis_pool_connections` | `state` | open connections, idle or in use |
 //! | `cache_users_awaiting_repair` | | users whose cached data waits to be forgotten |
@@ -25,6 +26,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::service::Service;
 
+/// Round-trip buckets: a batched request makes a handful, whatever its size.
+const TRIP_BUCKETS: [f64; 9] = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 50.0];
+
 /// Latency buckets, in seconds: fine below 25 ms, where the service should answer.
 const BUCKETS: [f64; 12] =
     [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -37,6 +41,12 @@ pub fn recorder() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("graphql_request_round_trips".into()),
+                        &TRIP_BUCKETS,
+                    )
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

@@ -57,14 +57,18 @@ async fn execute(
             return refuse(StatusCode::OK, auth_error(&err).into_server_error(Pos::default()))
         }
     };
-    if !state.expose_round_trips {
-        return GraphQLResponse::from(run(&state.schema, request, &state.service, viewer).await)
-            .into_response();
-    }
     let (service, trips) = state.service.metered();
-    let response = run(&state.schema, request, &service, viewer).await;
-    let counted = async_graphql::value!({ "database": trips.database(), "redis": trips.redis() });
-    GraphQLResponse::from(response.extension("roundTrips", counted)).into_response()
+    let mut response = run(&state.schema, request, &service, viewer).await;
+    metrics::histogram!("graphql_request_round_trips", "to" => "database")
+        .record(trips.database() as f64);
+    metrics::histogram!("graphql_request_round_trips", "to" => "redis")
+        .record(trips.redis() as f64);
+    if state.expose_round_trips {
+        let counted =
+            async_graphql::value!({ "database": trips.database(), "redis": trips.redis() });
+        response = response.extension("roundTrips", counted);
+    }
+    GraphQLResponse::from(response).into_response()
 }
 
 /// One GraphQL request from a JSON body of at most `limit` bytes. Batches (a JSON array),

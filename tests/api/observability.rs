@@ -39,6 +39,7 @@ async fn metrics_count_routes_operations_round_trips_and_cache_lookups() {
         r#"graphql_operations_total{operation="mutation unfollowUser",outcome="ok"}"#,
         r#"graphql_operations_total{operation="query following",outcome="ok"}"#,
         "db_round_trips_total ",
+        r#"graphql_request_round_trips_bucket{to="database",le="8"}"#,
         "redis_round_trips_total ",
         r#"cache_lookups_total{kind="counts",result="miss"}"#,
         r#"db_pool_connections{state="idle"}"#,
