@@ -15,6 +15,7 @@ use crate::cache::{Cache, CacheOptions};
 use crate::config::Config;
 use crate::db::{DbError, Store};
 use crate::graphql::routes::GraphqlState;
+use crate::health::Draining;
 use crate::rest::{BodyLimit, RestState};
 use crate::service::Service;
 use crate::{graphql, health, metrics, rest};
@@ -23,6 +24,8 @@ use crate::{graphql, health, metrics, rest};
 pub struct App {
     pub router: Router,
     pub service: Service,
+    /// Set it to fail readiness when shutdown begins.
+    pub draining: Draining,
 }
 
 /// Why the application could not be built.
@@ -54,12 +57,18 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
     }
     let service = Service::new(store, cache);
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
-    let router = router(service.clone(), auth, config);
-    Ok(App { router, service })
+    let draining = Draining::default();
+    let router = router(service.clone(), auth, config, draining.clone());
+    Ok(App { router, service, draining })
 }
 
 /// Every route, behind the layers that apply to all of them.
-pub fn router(service: Service, auth: Authenticator, config: &Config) -> Router {
+pub fn router(
+    service: Service,
+    auth: Authenticator,
+    config: &Config,
+    draining: Draining,
+) -> Router {
     let graphql_state = GraphqlState {
         schema: graphql::build_schema(config.query_limits, config.introspection),
         auth: auth.clone(),
@@ -73,7 +82,7 @@ pub fn router(service: Service, auth: Authenticator, config: &Config) -> Router 
     Router::new()
         .merge(graphql::routes::router(graphql_state))
         .merge(rest)
-        .merge(health::router(service.clone()))
+        .merge(health::router(service.clone(), draining))
         .merge(metrics::router(service))
         .layer(middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))

@@ -57,6 +57,10 @@ pub struct Settings {
     /// completes).
     #[arg(long, env = "REQUEST_TIMEOUT_MS", global = true, default_value_t = 10_000)]
     pub request_timeout_ms: u64,
+    /// On SIGTERM, how long to keep serving with readiness failed before stopping, so that a
+    /// load balancer sees it and stops sending. Default: 2000, or 0 in development mode.
+    #[arg(long, env = "SHUTDOWN_DRAIN_MS", global = true)]
+    pub shutdown_drain_ms: Option<u64>,
     /// Frontend origins allowed by CORS, comma-separated (`*` for any). Unset: none.
     #[arg(long, env = "CORS_ORIGINS", global = true, value_delimiter = ',')]
     pub cors_origins: Vec<String>,

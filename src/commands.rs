@@ -29,12 +29,19 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let app = app::build(&config).await.context("cannot open the database")?;
+    let app = app::build(&config).await.context("cannot start")?;
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
     announce(&config, listener.local_addr()?)?;
-    server::serve(listener, app.router, server::shutdown_signal()).await?;
+    let (draining, drain) = (app.draining.clone(), config.shutdown_drain);
+    let shutdown = async move {
+        server::shutdown_signal().await;
+        draining.start();
+        tracing::info!(?drain, "unready; serving until the load balancer has seen it");
+        tokio::time::sleep(drain).await;
+    };
+    server::serve(listener, app.router, shutdown).await?;
     app.service.store().close().await;
     tracing::info!("stopped");
     Ok(())

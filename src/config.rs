@@ -25,6 +25,8 @@ pub struct Config {
     pub dev_mode: bool,
     pub listen_addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// How long to keep serving, unready, after a shutdown signal.
+    pub shutdown_drain: Duration,
     /// Bound on one request.
     pub request_timeout: Duration,
     /// Origins allowed by CORS; empty: no cross-origin access.
@@ -68,6 +70,9 @@ impl Config {
             listen_addr: settings.listen_addr,
             max_body_bytes: settings.max_body_bytes,
             expose_round_trips: settings.expose_round_trips,
+            shutdown_drain: Duration::from_millis(
+                settings.shutdown_drain_ms.unwrap_or(if dev_mode { 0 } else { 2000 }),
+            ),
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
             cors_origins: settings.cors_origins.clone(),
             query_limits: QueryLimits {

@@ -1,5 +1,8 @@
 //! Liveness and readiness for load balancers and orchestrators.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -8,9 +11,28 @@ use serde_json::{json, Value};
 
 use crate::service::Service;
 
-/// `/healthz` (the process answers) and `/readyz` (the database answers too).
-pub fn router(service: Service) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(service)
+/// Set when shutdown begins: readiness fails at once, so that load balancers stop sending new
+/// requests while the ones they already sent are still served.
+#[derive(Clone, Default, Debug)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// `/healthz` (the process answers) and `/readyz` (the database answers too, and the process
+/// is not shutting down).
+pub fn router(service: Service, draining: Draining) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state((service, draining))
 }
 
 async fn healthz() -> Json<Value> {
@@ -19,7 +41,12 @@ async fn healthz() -> Json<Value> {
 
 /// Ready while the database answers. The cache never makes the service unready: reads fall back
 /// to the database.
-async fn readyz(State(service): State<Service>) -> (StatusCode, Json<Value>) {
+async fn readyz(
+    State((service, draining)): State<(Service, Draining)>,
+) -> (StatusCode, Json<Value>) {
+    if draining.is_set() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "draining" })));
+    }
     let store = service.store();
     let (status, database) = match store.ping().await {
         Ok(()) => (StatusCode::OK, "ok"),

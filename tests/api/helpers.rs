@@ -370,7 +370,7 @@ async fn drop_database(name: &str) {
 
 /// The Redis database a backend's cached tests share (tests use disjoint user ids), or `None`
 /// when Redis is absent outside CI.
-async fn redis_url(backend: Backend) -> Option<String> {
+pub async fn redis_url(backend: Backend) -> Option<String> {
     let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let db = match backend {
         Backend::Sqlite => 1,

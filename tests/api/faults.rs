@@ -1,0 +1,70 @@
+//! The database going away: requests answer SERVICE_UNAVAILABLE / 503 within the pool's acquire
+//! timeout, readiness goes false, and both heal without a restart when it returns.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{error_code, read, Backend, TestApp};
+use crate::proxy::ChaosProxy;
+
+async fn ready(app: &TestApp) -> StatusCode {
+    app.client.get(app.url("/readyz")).send().await.unwrap().status()
+}
+
+async fn database_outage(redis: bool) {
+    let proxy = ChaosProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let port = proxy.addr.port();
+    let redis_url = if redis { crate::helpers::redis_url(Backend::Postgres).await } else { None };
+    let tune = |s: &mut followgraph::cli::Settings| {
+        let url = s.database_url.take().unwrap();
+        s.database_url = Some(url.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")));
+    };
+    let Some(app) = TestApp::spawn_tuned(Backend::Postgres, redis_url, tune).await else { return };
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
+    assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
+
+    proxy.cut();
+    let started = Instant::now();
+    let (status, body) = app.rest_follow(&a, json!(c.id)).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "message": "The service is temporarily unavailable." })
+        )
+    );
+    let body = app.gql_act(&a, "followUser", json!(c.id)).await;
+    assert_eq!(error_code(&body), Some("SERVICE_UNAVAILABLE"), "{body}");
+    let mutation = app.graphql(Some(&a), "{ user(id: \"1\") { followersCount } }", json!({})).await;
+    assert!(mutation["errors"].is_array(), "{mutation}");
+    let list = app.client.get(app.url("/app/v1_0/user/followings")).bearer_auth(&a.token);
+    assert_eq!(read(list.send().await.unwrap()).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < Duration::from_secs(20), "each answer within the acquire timeout");
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ready(&app).await != StatusCode::OK {
+        assert!(Instant::now() < deadline, "readiness never came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        app.rest_follow(&a, json!(c.id)).await.0,
+        StatusCode::CREATED,
+        "healed without a restart"
+    );
+    assert_eq!(app.counts(a.id).await, (2, 0));
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_unavailable_and_heals() {
+    database_outage(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_with_the_cache_on_answers_unavailable_and_heals() {
+    database_outage(true).await;
+}
