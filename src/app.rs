@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::db::{DbError, Store};
 use crate::graphql::routes::GraphqlState;
 use crate::health::Draining;
+use crate::ratelimit::{self, RateLimit};
 use crate::rest::{BodyLimit, RestState};
 use crate::service::Service;
 use crate::{graphql, health, metrics, rest};
@@ -58,7 +59,13 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
     let service = Service::new(store, cache);
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
     let draining = Draining::default();
+    let keys = TokenKeys::new(&config.jwt_secret);
+    let limit = RateLimit::new(config.rate_limit_per_minute, keys);
     let router = router(service.clone(), auth, config, draining.clone());
+    let router = match limit {
+        Some(limit) => router.layer(middleware::from_fn_with_state(limit, ratelimit::limit)),
+        None => router,
+    };
     Ok(App { router, service, draining })
 }
 

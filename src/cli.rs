@@ -57,6 +57,9 @@ pub struct Settings {
     /// completes).
     #[arg(long, env = "REQUEST_TIMEOUT_MS", global = true, default_value_t = 10_000)]
     pub request_timeout_ms: u64,
+    /// Requests a minute per viewer (or per address when anonymous); 0 turns the limit off.
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", global = true, default_value_t = 1200)]
+    pub rate_limit_per_minute: u32,
     /// On SIGTERM, how long to keep serving with readiness failed before stopping, so that a
     /// load balancer sees it and stops sending. Default: 2000, or 0 in development mode.
     #[arg(long, env = "SHUTDOWN_DRAIN_MS", global = true)]

@@ -25,6 +25,8 @@ pub struct Config {
     pub dev_mode: bool,
     pub listen_addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// Requests a minute per client; 0: no limit.
+    pub rate_limit_per_minute: u32,
     /// How long to keep serving, unready, after a shutdown signal.
     pub shutdown_drain: Duration,
     /// Bound on one request.
@@ -70,6 +72,7 @@ impl Config {
             listen_addr: settings.listen_addr,
             max_body_bytes: settings.max_body_bytes,
             expose_round_trips: settings.expose_round_trips,
+            rate_limit_per_minute: settings.rate_limit_per_minute,
             shutdown_drain: Duration::from_millis(
                 settings.shutdown_drain_ms.unwrap_or(if dev_mode { 0 } else { 2000 }),
             ),

@@ -30,6 +30,7 @@ pub mod graphql;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod ratelimit;
 pub mod rest;
 pub mod server;
 pub mod service;

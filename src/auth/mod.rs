@@ -69,7 +69,7 @@ impl Authenticator {
 }
 
 /// The token of a `Bearer` credential (the scheme is case-insensitive, as RFC 7235 says).
-fn bearer(raw: &str) -> Option<&str> {
+pub fn bearer(raw: &str) -> Option<&str> {
     let (scheme, token) = raw.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -312,6 +312,7 @@ fn settings(database_url: String, redis_url: Option<String>) -> Settings {
         format!("--jwt-secret={SECRET}"),
         "--listen-addr=127.0.0.1:0".to_owned(),
         "--expose-round-trips".to_owned(),
+        "--rate-limit-per-minute=0".to_owned(),
     ];
     args.extend(redis_url.map(|url| format!("--redis-url={url}")));
     Cli::try_parse_from(args).expect("test settings parse").settings

@@ -84,3 +84,43 @@ async fn introspection_can_be_switched_off() {
     assert!(typo["errors"][0]["message"].as_str().unwrap().contains("Did you mean"), "{typo}");
     on.teardown().await;
 }
+
+#[tokio::test]
+async fn a_client_over_its_rate_is_told_when_to_come_back() {
+    let app =
+        TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.rate_limit_per_minute = 5).await.unwrap();
+    let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+    for _ in 0..5 {
+        assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
+    }
+    let response = app
+        .client
+        .post(app.url("/app/v1_0/user/followings"))
+        .bearer_auth(&a.token)
+        .json(&json!({ "target": b.id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=61).contains(&retry), "{retry}");
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "message": "Too many requests." }));
+
+    let limited = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&a.token)
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], json!("RATE_LIMITED"));
+
+    let other = app.graphql(Some(&b), "{ viewer { id } }", json!({})).await;
+    assert_eq!(other["errors"], json!(null), "another viewer has a bucket of its own: {other}");
+    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    app.teardown().await;
+}
