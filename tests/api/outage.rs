@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bb8_redis::redis;
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -115,4 +116,82 @@ async fn a_closed_redis_port_never_fails_a_request_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_redis_port_never_fails_a_request_postgres() {
     closed_port(Backend::Postgres).await;
+}
+
+/// 32 clients follow, unfollow and read for 20 s; Redis dies for 5 s in the middle. No request
+/// may fail, and at the end the database and every cached set agree.
+async fn burst_through_an_outage(backend: Backend) {
+    let mut redis = PrivateRedis::start().await;
+    let Some(mut app) = TestApp::spawn_with(backend, Some(redis.url())).await else { return };
+    let users = app.actors(12).await;
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let started = Instant::now();
+    let end = started + Duration::from_secs(20);
+    let clients = (0..32).map(|n| {
+        let (app, users) = (&app, &users);
+        async move {
+            let (mut failures, mut sent) = (Vec::new(), 0usize);
+            let mut step = n;
+            while Instant::now() < end {
+                step += 7;
+                let actor = &users[step % users.len()];
+                let target = &users[(step / 3 + 1) % users.len()];
+                let status = match step % 4 {
+                    0 => app.rest_follow(actor, json!(target.id)).await.0,
+                    1 => app.rest_unfollow(actor, &target.id.to_string()).await.0,
+                    2 => {
+                        let list = app
+                            .client
+                            .get(app.url("/app/v1_0/user/followers"))
+                            .bearer_auth(&actor.token);
+                        list.send().await.unwrap().status()
+                    }
+                    _ => {
+                        let body = app
+                            .graphql(
+                                Some(actor),
+                                "{ following(first: 5) { totalCount nodes { id } } }",
+                                json!({}),
+                            )
+                            .await;
+                        if body["errors"].is_null() {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        }
+                    }
+                };
+                sent += 1;
+                if status.is_server_error() {
+                    failures.push((started.elapsed(), status));
+                }
+            }
+            (failures, sent)
+        }
+    });
+    let chaos = async {
+        tokio::time::sleep(Duration::from_millis(7500)).await;
+        redis.stop();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        redis.restart().await;
+    };
+    let (failures, ()) = tokio::join!(join_all(clients), chaos);
+    let sent: usize = failures.iter().map(|(_, sent)| sent).sum();
+    let failures: Vec<_> = failures.into_iter().flat_map(|(failed, _)| failed).collect();
+    assert!(failures.is_empty(), "requests failed: {failures:?}");
+    assert!(sent > 1000, "a real burst: {sent} requests");
+    app.reconnect_redis().await;
+    until_repaired(&app).await;
+    app.assert_cache_matches(&ids).await;
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_second_burst_with_redis_down_for_five_fails_nothing_sqlite() {
+    burst_through_an_outage(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_second_burst_with_redis_down_for_five_fails_nothing_postgres() {
+    burst_through_an_outage(Backend::Postgres).await;
 }
