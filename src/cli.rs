@@ -57,6 +57,9 @@ pub struct Settings {
     /// completes).
     #[arg(long, env = "REQUEST_TIMEOUT_MS", global = true, default_value_t = 10_000)]
     pub request_timeout_ms: u64,
+    /// Longest time a client may take to send its request headers (slowloris protection).
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", global = true, default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
     /// Requests a minute per viewer (or per address when anonymous); 0 turns the limit off.
     #[arg(long, env = "RATE_LIMIT_PER_MINUTE", global = true, default_value_t = 1200)]
     pub rate_limit_per_minute: u32,

@@ -41,7 +41,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(?drain, "unready; serving until the load balancer has seen it");
         tokio::time::sleep(drain).await;
     };
-    server::serve(listener, app.router, shutdown).await?;
+    server::serve(listener, app.router, shutdown, config.header_read_timeout).await?;
     app.service.store().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -25,6 +25,8 @@ pub struct Config {
     pub dev_mode: bool,
     pub listen_addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// Bound on receiving a request's headers.
+    pub header_read_timeout: Duration,
     /// Requests a minute per client; 0: no limit.
     pub rate_limit_per_minute: u32,
     /// How long to keep serving, unready, after a shutdown signal.
@@ -72,6 +74,7 @@ impl Config {
             listen_addr: settings.listen_addr,
             max_body_bytes: settings.max_body_bytes,
             expose_round_trips: settings.expose_round_trips,
+            header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
             rate_limit_per_minute: settings.rate_limit_per_minute,
             shutdown_drain: Duration::from_millis(
                 settings.shutdown_drain_ms.unwrap_or(if dev_mode { 0 } else { 2000 }),

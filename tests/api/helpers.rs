@@ -103,12 +103,15 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
+        let header_timeout = config.header_read_timeout;
         let router = built.router;
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            followgraph::server::serve(listener, router, shutdown).await.expect("serve");
+            followgraph::server::serve(listener, router, shutdown, header_timeout)
+                .await
+                .expect("serve");
         });
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");

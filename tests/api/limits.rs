@@ -124,3 +124,23 @@ async fn a_client_over_its_rate_is_told_when_to_come_back() {
     assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
     app.teardown().await;
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.header_read_timeout_ms = 500)
+        .await
+        .unwrap();
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut answer))
+            .await;
+    assert!(read.is_ok(), "the connection was closed, not left open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "within the header timeout");
+    let healthy = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthy.status(), StatusCode::OK, "other clients are served");
+    app.teardown().await;
+}
