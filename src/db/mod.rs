@@ -5,6 +5,33 @@
 //! (sqlx binds `$N` on SQLite too); the few that differ (id lists, locking) live in
 //! `postgres.rs` and `sqlite.rs`. One behaviour suite runs against both, so they cannot drift.
 
+/// Defines the following-side and follower-side versions of one SQL template over
+/// `(owner column, other column)`: a user's followings are rows it owns (`user_id`), its
+/// followers rows that point at it (`target_user_id`).
+macro_rules! for_both_sides {
+    ($template:ident, $following:ident, $followers:ident $(, $extra:literal)*) => {
+        pub const $following: &str = $template!("user_id", "target_user_id" $(, $extra)*);
+        pub const $followers: &str = $template!("target_user_id", "user_id" $(, $extra)*);
+    };
+}
+
+/// Every entry of many users' lists; `$ids` is the dialect's "owner is one of `$1`".
+macro_rules! lists_sql {
+    ($owner:literal, $other:literal, $ids:literal) => {
+        concat!(
+            "SELECT ",
+            $owner,
+            " AS owner, ",
+            $other,
+            " AS other, update_time ",
+            "FROM user_relation WHERE ",
+            $owner,
+            $ids,
+            " AND relation = 1"
+        )
+    };
+}
+
 mod connect;
 pub mod demo;
 mod error;

@@ -47,23 +47,11 @@ macro_rules! pages_sql {
     };
 }
 
-pub const FOLLOWING_PAGES: &str = pages_sql!("user_id", "target_user_id");
-pub const FOLLOWERS_PAGES: &str = pages_sql!("target_user_id", "user_id");
+for_both_sides!(pages_sql, FOLLOWING_PAGES, FOLLOWERS_PAGES);
 
-macro_rules! lists_sql {
-    ($owner:literal, $other:literal) => {
-        concat!(
-            "SELECT ",
-            $owner,
-            " AS owner, ",
-            $other,
-            " AS other, update_time FROM user_relation ",
-            "WHERE ",
-            $owner,
-            " IN (SELECT value FROM json_each($1)) AND relation = 1"
-        )
-    };
-}
-
-pub const FOLLOWING_LISTS: &str = lists_sql!("user_id", "target_user_id");
-pub const FOLLOWERS_LISTS: &str = lists_sql!("target_user_id", "user_id");
+for_both_sides!(
+    lists_sql,
+    FOLLOWING_LISTS,
+    FOLLOWERS_LISTS,
+    " IN (SELECT value FROM json_each($1))"
+);

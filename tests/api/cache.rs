@@ -10,35 +10,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{Actor, TestApp};
 
-/// Defines a test that needs the cache and runs it on both backends.
-macro_rules! cache_suite {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            use $crate::helpers::Backend;
-
-            async fn body($app: &TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite_redis() {
-                run(TestApp::spawn_cached(Backend::Sqlite).await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_redis() {
-                run(TestApp::spawn_cached(Backend::Postgres).await).await
-            }
-
-            async fn run(app: Option<TestApp>) {
-                let Some(app) = app else { return };
-                body(&app).await;
-                app.teardown().await;
-            }
-        }
-    )*};
-}
-
 const FOLLOWING: &str = "{ following(first: 20) { edges { followedAt node { id } } } }";
 
 /// The viewer's followings as `(id, followedAt in µs)`, and the query's `(database, redis)` trips.

@@ -68,6 +68,17 @@ impl TestApp {
         Self::spawn_with(backend, None).await
     }
 
+    /// A running app for a suite variant: `sqlite`, `sqlite_redis`, `postgres`, `postgres_redis`.
+    pub async fn variant(name: &str) -> Option<TestApp> {
+        let backend =
+            if name.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        if name.ends_with("_redis") {
+            Self::spawn_cached(backend).await
+        } else {
+            Self::spawn(backend).await
+        }
+    }
+
     /// A running app with the cache on, in a Redis database of its own per backend.
     pub async fn spawn_cached(backend: Backend) -> Option<TestApp> {
         let url = redis_url(backend).await?;

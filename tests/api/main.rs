@@ -4,46 +4,47 @@
 
 mod helpers;
 
-/// Defines each test once and runs it against SQLite and PostgreSQL, each with and without the
-/// Redis cache: `backend_suite! { async fn name(app) { … } }` becomes `name::sqlite`,
-/// `name::sqlite_redis`, `name::postgres` and `name::postgres_redis`. With the cache on, the
-/// teardown checks that every cached zset and count of the test's users equals the database.
-macro_rules! backend_suite {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+/// Defines each test once and runs it on several set-ups, one `#[tokio::test]` each:
+/// `suite!([sqlite, postgres_redis] async fn name(app) { … })` makes `name::sqlite` and
+/// `name::postgres_redis`. With the cache on, the teardown checks that every cached zset and
+/// count of the test's users equals the database.
+macro_rules! suite {
+    ($variants:tt $(async fn $name:ident($app:ident) $body:block)*) => {$(
+        suite!(@one $variants $name $app $body);
+    )*};
+    (@one [$($variant:ident),*] $name:ident $app:ident $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            use $crate::helpers::{Backend, TestApp};
+            use $crate::helpers::TestApp;
 
             async fn body($app: &TestApp) $body
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(TestApp::spawn(Backend::Sqlite).await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite_redis() {
-                run(TestApp::spawn_cached(Backend::Sqlite).await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(TestApp::spawn(Backend::Postgres).await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_redis() {
-                run(TestApp::spawn_cached(Backend::Postgres).await).await
-            }
-
-            async fn run(app: Option<TestApp>) {
-                let Some(app) = app else { return };
-                body(&app).await;
-                app.teardown().await;
-            }
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $variant() {
+                    let Some(app) = TestApp::variant(stringify!($variant)).await else { return };
+                    body(&app).await;
+                    app.teardown().await;
+                }
+            )*
         }
-    )*};
+    };
+}
+
+/// The behaviour suite: SQLite and PostgreSQL, each with and without the Redis cache, so the
+/// backends cannot drift apart.
+macro_rules! backend_suite {
+    ($($tests:tt)*) => {
+        suite!([sqlite, sqlite_redis, postgres, postgres_redis] $($tests)*);
+    };
+}
+
+/// Tests of the cache itself, on both backends.
+macro_rules! cache_suite {
+    ($($tests:tt)*) => {
+        suite!([sqlite_redis, postgres_redis] $($tests)*);
+    };
 }
 
 mod batching;
