@@ -59,13 +59,7 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
     let service = Service::new(store, cache);
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
     let draining = Draining::default();
-    let keys = TokenKeys::new(&config.jwt_secret);
-    let limit = RateLimit::new(config.rate_limit_per_minute, keys);
     let router = router(service.clone(), auth, config, draining.clone());
-    let router = match limit {
-        Some(limit) => router.layer(middleware::from_fn_with_state(limit, ratelimit::limit)),
-        None => router,
-    };
     Ok(App { router, service, draining })
 }
 
@@ -85,12 +79,19 @@ pub fn router(
     };
     // Each transport reads and limits its own bodies, to refuse an oversized one in its own form.
     let body_limit = BodyLimit(config.max_body_bytes);
+    let limit = RateLimit::new(config.rate_limit_per_minute, auth.keys().clone());
     let rest = rest::router(RestState { service: service.clone(), auth, body_limit });
-    Router::new()
+    let routes = Router::new()
         .merge(graphql::routes::router(graphql_state))
         .merge(rest)
         .merge(health::router(service.clone(), draining))
-        .merge(metrics::router(service))
+        .merge(metrics::router(service));
+    // Inside the metrics layer, so that refusals are counted too.
+    let routes = match limit {
+        Some(limit) => routes.layer(middleware::from_fn_with_state(limit, ratelimit::limit)),
+        None => routes,
+    };
+    routes
         .layer(middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(CompressionLayer::new())

@@ -42,6 +42,11 @@ impl Authenticator {
         Self { keys, service }
     }
 
+    /// The keys tokens are checked with.
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
     /// The viewer named by the request's `Authorization` header; `Ok(None)` when there is none.
     /// A header that is present but wrong is an error, never an anonymous request.
     pub async fn viewer(&self, headers: &HeaderMap) -> Result<Option<UserId>, AuthError> {
