@@ -41,6 +41,9 @@ pub struct Settings {
     /// `postgres://…` or `sqlite://…`. Default: `followgraph.db` in the working directory.
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// Most database connections this process opens.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", global = true, default_value_t = 16)]
+    pub database_max_connections: u32,
     /// `redis://…` for the following cache. Unset: no cache.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,

@@ -88,7 +88,10 @@ impl Config {
                 max_complexity: settings.graphql_max_complexity,
             },
             introspection: settings.graphql_introspection,
-            store: StoreOptions::default(),
+            store: StoreOptions {
+                max_connections: settings.database_max_connections.max(1),
+                ..StoreOptions::default()
+            },
         })
     }
 }

@@ -32,10 +32,12 @@ fn is_outage(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         // Class 08 is "connection exception", 57P0x "operator intervention" (shutdown, crash),
-        // 53xxx "insufficient resources"; SQLite reports a busy or locked file as 5 and 6.
+        // 53xxx "insufficient resources", 57014 a statement cut by the statement timeout (a
+        // lock or the server too slow); SQLite reports a busy or locked file as 5 and 6.
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             code.starts_with("08")
                 || code.starts_with("57P0")
+                || code == "57014"
                 || code.starts_with("53")
                 || code == "5"
                 || code == "6"

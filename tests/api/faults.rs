@@ -68,3 +68,46 @@ async fn a_database_outage_answers_unavailable_and_heals() {
 async fn a_database_outage_with_the_cache_on_answers_unavailable_and_heals() {
     database_outage(true).await;
 }
+
+/// With the pool's one connection stuck behind a row lock, other requests answer 503 within the
+/// acquire timeout, the stuck write answers 503 at the statement timeout, and all heals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_answers_unavailable_in_bounded_time() {
+    let tune = |s: &mut followgraph::cli::Settings| s.database_max_connections = 1;
+    let Some(app) = TestApp::spawn_tuned(Backend::Postgres, None, tune).await else { return };
+    let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+    assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
+    let followgraph::db::Store::Postgres(pool) = &app.store else { unreachable!() };
+    let database = pool.connect_options().get_database().map(str::to_owned).unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    let mut blocker = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query(
+        "SELECT 1 FROM user_relation WHERE user_id = $1 AND target_user_id = $2 FOR UPDATE",
+    )
+    .bind(a.id)
+    .bind(b.id)
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+
+    let started = Instant::now();
+    let target = b.id.to_string();
+    let stuck = app.rest_unfollow(&a, &target);
+    let waiting = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let list = app.client.get(app.url("/app/v1_0/user/followers")).bearer_auth(&b.token);
+        let answer = read(list.send().await.unwrap()).await;
+        (answer, started.elapsed())
+    };
+    let ((stuck_status, _), ((waiting_status, _), waited)) = tokio::join!(stuck, waiting);
+    assert_eq!(waiting_status, StatusCode::SERVICE_UNAVAILABLE, "no connection to be had");
+    assert!(waited < Duration::from_secs(5), "answered at the acquire timeout: {waited:?}");
+    assert_eq!(stuck_status, StatusCode::SERVICE_UNAVAILABLE, "cut by the statement timeout");
+    assert!(started.elapsed() < Duration::from_secs(8));
+
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    assert_eq!(app.rest_unfollow(&a, &b.id.to_string()).await.0, StatusCode::OK, "healed");
+    assert_eq!(app.relation(a.id, b.id).await.unwrap().relation, 0);
+    app.teardown().await;
+}
