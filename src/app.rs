@@ -1,6 +1,9 @@
 //! Assembling the service from its configuration: storage, the service layer, auth, and one
 //! router with every route and the layers applied once.
 
+use std::time::Duration;
+
+use axum::body::Bytes;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::{middleware, Router};
 use tower_http::compression::CompressionLayer;
@@ -13,6 +16,7 @@ use crate::auth::token::TokenKeys;
 use crate::auth::Authenticator;
 use crate::cache::{Cache, CacheOptions};
 use crate::config::Config;
+use crate::db::demo::FIRST_DEMO_USER;
 use crate::db::{DbError, Store};
 use crate::graphql::routes::GraphqlState;
 use crate::health::Draining;
@@ -25,6 +29,8 @@ use crate::{graphql, health, metrics, rest};
 pub struct App {
     pub router: Router,
     pub service: Service,
+    /// In development mode, a token for the first demo user (printed, and put into GraphiQL).
+    pub dev_token: Option<String>,
     /// Set it to fail readiness when shutdown begins.
     pub draining: Draining,
 }
@@ -36,7 +42,12 @@ pub enum BuildError {
     Database(#[from] DbError),
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    #[error(transparent)]
+    Token(#[from] crate::auth::token::TokenError),
 }
+
+/// How long the development token lives.
+const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Opens the database, migrates it, seeds demo users into the embedded default, connects the
 /// cache if one is configured, and builds the router.
@@ -58,9 +69,15 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
     }
     let service = Service::new(store, cache);
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
+    let dev_token = if config.dev_mode {
+        Some(auth.keys().mint(FIRST_DEMO_USER, DEV_TOKEN_TTL)?)
+    } else {
+        None
+    };
     let draining = Draining::default();
-    let router = router(service.clone(), auth, config, draining.clone());
-    Ok(App { router, service, draining })
+    let graphiql = graphql::routes::graphiql_page(dev_token.as_deref());
+    let router = router(service.clone(), auth, config, draining.clone(), graphiql);
+    Ok(App { router, service, dev_token, draining })
 }
 
 /// Every route, behind the layers that apply to all of them.
@@ -69,6 +86,7 @@ pub fn router(
     auth: Authenticator,
     config: &Config,
     draining: Draining,
+    graphiql: Bytes,
 ) -> Router {
     let graphql_state = GraphqlState {
         schema: graphql::build_schema(config.query_limits, config.introspection),
@@ -76,6 +94,7 @@ pub fn router(
         service: service.clone(),
         expose_round_trips: config.expose_round_trips,
         max_body_bytes: config.max_body_bytes,
+        graphiql,
     };
     // Each transport reads and limits its own bodies, to refuse an oversized one in its own form.
     let body_limit = BodyLimit(config.max_body_bytes);

@@ -15,9 +15,6 @@ use crate::db::Store;
 use crate::domain::ids::UserId;
 use crate::{app, graphql, server};
 
-/// How long the token printed in development mode lives.
-const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
-
 /// Runs one subcommand to completion.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
@@ -33,7 +30,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
-    announce(&config, listener.local_addr()?)?;
+    announce(&config, listener.local_addr()?, app.dev_token.as_deref());
     let (draining, drain) = (app.draining.clone(), config.shutdown_drain);
     let shutdown = async move {
         server::shutdown_signal().await;
@@ -47,17 +44,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn announce(config: &Config, addr: SocketAddr) -> anyhow::Result<()> {
+fn announce(config: &Config, addr: SocketAddr, dev_token: Option<&str>) {
     tracing::info!(%addr, database = %redacted_url(&config.database_url), "followgraph listening");
     tracing::info!("GraphiQL: http://{addr}/graphql");
-    if config.dev_mode {
-        let user = UserId::new(FIRST_DEMO_USER)?;
-        let token = TokenKeys::new(&config.jwt_secret).mint(user, DEV_TOKEN_TTL)?;
+    if let Some(token) = dev_token {
         tracing::warn!("development mode: JWT_SECRET is unset, so a random secret signs tokens");
-        tracing::info!("token for demo user {user} (paste into GraphiQL's headers):");
+        tracing::info!("token for demo user {FIRST_DEMO_USER} (already in GraphiQL's headers):");
         tracing::info!("{{\"Authorization\": \"Bearer {token}\"}}");
     }
-    Ok(())
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

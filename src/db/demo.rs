@@ -1,9 +1,10 @@
 //! Demo users for the embedded default, so that a fresh `cargo run` has someone to follow.
 
 use super::{DbError, Store};
+use crate::domain::ids::UserId;
 
-/// The demo user whose token the development mode prints at start.
-pub const FIRST_DEMO_USER: i64 = 1;
+/// The demo user (id 1) whose token the development mode prints at start.
+pub const FIRST_DEMO_USER: UserId = UserId::MIN;
 
 /// One statement, so that two processes starting at once cannot seed twice; `column1` and
 /// `column2` are what both PostgreSQL and SQLite call the columns of a bare `VALUES` list.

@@ -2,9 +2,10 @@
 //! (served with its own scripts, so it works without internet access), subscriptions over
 //! WebSocket.
 
-use async_graphql::{Pos, Response, ServerError};
+use async_graphql::{Response, ServerError};
 use async_graphql_axum::{GraphQLResponse, GraphQLSubscription};
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse};
@@ -28,6 +29,8 @@ pub struct GraphqlState {
     pub expose_round_trips: bool,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// The GraphiQL page, with its default headers filled in.
+    pub graphiql: Bytes,
 }
 
 /// `/graphql`, `/graphql/assets/{file}` and `/graphql/ws`.
@@ -53,9 +56,7 @@ async fn execute(
     };
     let viewer = match state.auth.viewer(&headers).await {
         Ok(viewer) => viewer,
-        Err(err) => {
-            return refuse(StatusCode::OK, auth_error(&err).into_server_error(Pos::default()))
-        }
+        Err(err) => return refuse(StatusCode::OK, without_location(auth_error(&err))),
     };
     let (service, trips) = state.service.metered();
     let mut response = run(&state.schema, request, &service, viewer).await;
@@ -78,7 +79,7 @@ async fn read_request(
     body: Body,
     limit: usize,
 ) -> Result<async_graphql::Request, (StatusCode, ServerError)> {
-    let bad = |message: &str| bad_input(message.to_owned()).into_server_error(Pos::default());
+    let bad = |message: &str| without_location(bad_input(message.to_owned()));
     if !is_json(headers) {
         let error = bad("POST /graphql takes a JSON body (Content-Type: application/json).");
         return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, error));
@@ -94,12 +95,27 @@ async fn read_request(
     })
 }
 
+/// A request-level error: it belongs to no place in the document, so it has no `locations`.
+fn without_location(error: async_graphql::Error) -> ServerError {
+    let mut server_error = ServerError::new(error.message, None);
+    server_error.extensions = error.extensions;
+    server_error
+}
+
 fn refuse(status: StatusCode, error: ServerError) -> axum::response::Response {
     (status, GraphQLResponse::from(Response::from_errors(vec![error]))).into_response()
 }
 
-async fn graphiql() -> Html<&'static str> {
-    Html(include_str!("../../assets/graphiql/index.html"))
+/// The GraphiQL page; `token` (development mode) is put in its headers editor.
+pub fn graphiql_page(token: Option<&str>) -> Bytes {
+    let headers =
+        token.map_or_else(String::new, |t| format!(r#"{{"Authorization": "Bearer {t}"}}"#));
+    let page = include_str!("../../assets/graphiql/index.html");
+    Bytes::from(page.replace("FOLLOWGRAPH_DEFAULT_HEADERS", &headers))
+}
+
+async fn graphiql(State(state): State<GraphqlState>) -> Html<Bytes> {
+    Html(state.graphiql.clone())
 }
 
 /// The vendored GraphiQL files; versioned by the binary, so they may be cached for a day.

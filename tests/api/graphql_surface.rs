@@ -35,6 +35,10 @@ async fn graphiql_is_served_with_its_own_assets() {
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
         assert!(response.bytes().await.unwrap().len() > 1000, "{asset} has content");
     }
+    assert!(
+        !html.contains("FOLLOWGRAPH_DEFAULT_HEADERS") && !html.contains("Bearer"),
+        "no header to fill in"
+    );
     let missing = app.client.get(app.url("/graphql/assets/nope.js")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     app.teardown().await;
@@ -87,4 +91,17 @@ backend_suite! {
             { "id": c.id.to_string(), "viewerIsFollowing": false, "isFollowingViewer": true, "viewerHasBlocked": false },
         ]));
     }
+}
+
+#[tokio::test]
+async fn graphiql_in_development_mode_comes_with_the_printed_token() {
+    let app = TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.jwt_secret = None).await.unwrap();
+    let html = app.client.get(app.url("/graphql")).send().await.unwrap().text().await.unwrap();
+    let start = html.find("Bearer ").expect("a token in the headers editor") + "Bearer ".len();
+    let token: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    app.insert_user(1, "demo").await;
+    let body =
+        app.graphql_with(Some(&format!("Bearer {token}")), "{ viewer { id } }", json!({})).await;
+    assert_eq!(body["data"]["viewer"]["id"], json!("1"), "{body}");
+    app.teardown().await;
 }
