@@ -3,6 +3,7 @@
 //! `aliases`, `depth` or `complexity`). Errors that async-graphql itself raises about a bad
 //! document or bad variables get `BAD_USER_INPUT`, so that every error a client sees has a code.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
@@ -27,12 +28,21 @@ pub struct QueryLimits {
 
 impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
+        Arc::new(Checks { limits: *self, introspection_only: AtomicBool::new(false) })
     }
 }
 
+/// One request's checks.
+struct Checks {
+    limits: QueryLimits,
+    /// Set when every root field is `__schema`, `__type` or `__typename`. Such a query reads
+    /// only the schema, whose size bounds it; GraphiQL's introspection query is deeper than any
+    /// sensible depth limit for data, so it is not held to the data limits.
+    introspection_only: AtomicBool,
+}
+
 #[async_trait::async_trait]
-impl Extension for QueryLimits {
+impl Extension for Checks {
     /// Gives every codeless error (async-graphql's own parse, validation and variable errors)
     /// the code of a client mistake.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
@@ -52,8 +62,9 @@ impl Extension for QueryLimits {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        if request.query.len() > self.max_document_bytes {
-            return Err(refusal("size", self.max_document_bytes));
+        let max = self.limits.max_document_bytes;
+        if request.query.len() > max {
+            return Err(refusal("size", max));
         }
         next.run(ctx, request).await
     }
@@ -66,9 +77,10 @@ impl Extension for QueryLimits {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        if aliases(&document) > self.max_aliases {
-            return Err(refusal("aliases", self.max_aliases));
+        if aliases(&document) > self.limits.max_aliases {
+            return Err(refusal("aliases", self.limits.max_aliases));
         }
+        self.introspection_only.store(introspection_only(&document), Ordering::Relaxed);
         Ok(document)
     }
 
@@ -78,11 +90,15 @@ impl Extension for QueryLimits {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
-        if result.depth > self.max_depth {
-            return Err(vec![refusal("depth", self.max_depth)]);
+        if self.introspection_only.load(Ordering::Relaxed) {
+            return Ok(result);
         }
-        if result.complexity > self.max_complexity {
-            return Err(vec![refusal("complexity", self.max_complexity)]);
+        let QueryLimits { max_depth, max_complexity, .. } = self.limits;
+        if result.depth > max_depth {
+            return Err(vec![refusal("depth", max_depth)]);
+        }
+        if result.complexity > max_complexity {
+            return Err(vec![refusal("complexity", max_complexity)]);
         }
         Ok(result)
     }
@@ -98,6 +114,16 @@ pub fn refusal(limit: &'static str, max: usize) -> ServerError {
     extensions.set("max", max as u64);
     error.extensions = Some(extensions);
     error
+}
+
+/// Whether every operation selects only introspection fields at its root.
+fn introspection_only(document: &ExecutableDocument) -> bool {
+    document.operations.iter().all(|(_, op)| {
+        op.node.selection_set.node.items.iter().all(|item| match &item.node {
+            Selection::Field(field) => field.node.name.node.starts_with("__"),
+            _ => false,
+        })
+    })
 }
 
 /// Aliased fields in every operation and fragment of the document.

@@ -35,6 +35,12 @@ backend_suite! {
         let many: Vec<String> = (0..31).map(|i| format!("a{i}: viewer {{ id }}")).collect();
         let aliased = format!("{{ {} }}", many.join(" "));
         assert_refused(&app.graphql(Some(&a), &aliased, json!({})).await, "aliases");
+        let introspection = "{ __schema { types { name fields { name type { name ofType { name ofType {
+            name ofType { name ofType { name ofType { name ofType { name ofType { name } } } } } } } } } } } }";
+        let schema = app.graphql(Some(&a), introspection, json!({})).await;
+        assert_eq!(schema["errors"], json!(null), "GraphiQL's deep introspection is not a data query");
+        let mixed = format!("{{ __typename {} }}", &nested_following(5)[1..nested_following(5).len() - 1]);
+        assert_refused(&app.graphql(Some(&a), &mixed, json!({})).await, "depth");
         let within = app.graphql(Some(&a), &nested_following(2), json!({})).await;
         assert_eq!(within["errors"], json!(null), "{within}");
         let big_ids: Vec<String> = (1..=100).map(|i| i.to_string()).collect();
