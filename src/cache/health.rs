@@ -14,7 +14,7 @@ use crate::domain::ids::UserId;
 const HEAL_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Cache {
-    pub(super) fn mark_dirty(&self, users: [UserId; 2]) {
+    pub(super) fn mark_dirty(&self, users: impl IntoIterator<Item = UserId>) {
         lock(&self.inner.dirty).extend(users);
     }
 

@@ -22,6 +22,7 @@ use crate::domain::ids::UserId;
 
 pub use profiles::{ProfileCache, PROFILE_TTL};
 pub use reads::{FillTicket, Lookup};
+pub use writes::PairWrite;
 
 /// How long a generation key lives: far longer than any fill takes, so a fill can never see one
 /// expire and come back to the value it read.

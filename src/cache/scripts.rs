@@ -1,16 +1,16 @@
 //! The Lua scripts that make each cache step atomic. Redis runs a script without interleaving
 //! any other command, which is what the protocol in docs/cache.md relies on.
 
-/// After a commit: apply the pair's changes to whatever exists, then mark the write finished.
+/// After a commit: apply each pair's changes to whatever exists, then mark its write finished.
 ///
-/// KEYS: 1 a:following, 2 b:fans, 3 b:following, 4 a:fans, 5 following counts, 6 follower counts,
-/// 7 a:relationship, 8 b:relationship, 9 a:gen, 10 a:pending, 11 b:gen, 12 b:pending.
-/// ARGV: a, b, forward delta (-1/0/1), forward score, backward delta, backward score,
-/// generation lifetime. "Forward" is a → b, "backward" b → a.
+/// KEYS: 1 following counts, 2 follower counts, then ten per pair: a:following, b:fans,
+/// b:following, a:fans, a:relationship, b:relationship, a:gen, a:pending, b:gen, b:pending.
+/// ARGV: 1 generation lifetime, then six per pair: a, b, forward delta (-1/0/1), forward score,
+/// backward delta, backward score. "Forward" is a → b, "backward" b → a.
 ///
 /// A list is changed only if it exists (never created half full); a count only if present.
 pub const APPLY: &str = r#"
-local function move(list, member, fans, fan, owner_count, owner, fan_count, target, delta, score)
+local function move(list, member, fans, fan, owner, target, delta, score)
   if delta > 0 then
     if redis.call('EXISTS', list) == 1 then redis.call('ZADD', list, score, member) end
     if redis.call('EXISTS', fans) == 1 then redis.call('ZADD', fans, score, fan) end
@@ -19,22 +19,27 @@ local function move(list, member, fans, fan, owner_count, owner, fan_count, targ
     redis.call('ZREM', fans, fan)
   end
   if delta ~= 0 then
-    if redis.call('ZSCORE', owner_count, owner) then redis.call('ZINCRBY', owner_count, delta, owner) end
-    if redis.call('ZSCORE', fan_count, target) then redis.call('ZINCRBY', fan_count, delta, target) end
+    if redis.call('ZSCORE', KEYS[1], owner) then redis.call('ZINCRBY', KEYS[1], delta, owner) end
+    if redis.call('ZSCORE', KEYS[2], target) then redis.call('ZINCRBY', KEYS[2], delta, target) end
   end
 end
-local a, b = ARGV[1], ARGV[2]
-move(KEYS[1], b, KEYS[2], a, KEYS[5], a, KEYS[6], b, tonumber(ARGV[3]), ARGV[4])
-move(KEYS[3], a, KEYS[4], b, KEYS[5], b, KEYS[6], a, tonumber(ARGV[5]), ARGV[6])
-redis.call('DEL', KEYS[7], KEYS[8])
-for _, pair in ipairs({{KEYS[9], KEYS[10]}, {KEYS[11], KEYS[12]}}) do
-  redis.call('INCR', pair[1])
-  redis.call('EXPIRE', pair[1], ARGV[7])
-  if tonumber(redis.call('GET', pair[2]) or '0') > 1 then
-    redis.call('DECR', pair[2])
+local function finish(gen, pending)
+  redis.call('INCR', gen)
+  redis.call('EXPIRE', gen, ARGV[1])
+  if tonumber(redis.call('GET', pending) or '0') > 1 then
+    redis.call('DECR', pending)
   else
-    redis.call('DEL', pair[2])
+    redis.call('DEL', pending)
   end
+end
+for i = 0, (#KEYS - 2) / 10 - 1 do
+  local k, v = 2 + i * 10, 1 + i * 6
+  local a, b = ARGV[v + 1], ARGV[v + 2]
+  move(KEYS[k + 1], b, KEYS[k + 2], a, a, b, tonumber(ARGV[v + 3]), ARGV[v + 4])
+  move(KEYS[k + 3], a, KEYS[k + 4], b, b, a, tonumber(ARGV[v + 5]), ARGV[v + 6])
+  redis.call('DEL', KEYS[k + 5], KEYS[k + 6])
+  finish(KEYS[k + 7], KEYS[k + 8])
+  finish(KEYS[k + 9], KEYS[k + 10])
 end
 return 1
 "#;

@@ -13,47 +13,60 @@ use crate::domain::relation::{Relation, RelationChange};
 /// write itself takes a few seconds at most (statement and Redis timeouts).
 const PENDING_TTL_SECS: u64 = 60;
 
+/// One pair's part of a group's write, for [`Cache::finish_write`].
+#[derive(Debug, Clone, Copy)]
+pub struct PairWrite<'a> {
+    pub a: UserId,
+    pub b: UserId,
+    /// The rows the commit changed between `a` and `b`; none if the commit failed.
+    pub changes: &'a [RelationChange],
+}
+
 impl Cache {
-    /// Before the commit: no fill of `a`'s or `b`'s data may store until [`Cache::finish_write`].
-    pub async fn begin_write(&self, a: UserId, b: UserId) {
+    /// Before the commit: no fill of any of the pairs' users' data may store until
+    /// [`Cache::finish_write`]. A user in several pairs is marked once per pair.
+    pub async fn begin_write(&self, pairs: &[(UserId, UserId)]) {
+        let users = || pairs.iter().flat_map(|&(a, b)| [a, b]);
         if self.cooling_down() {
-            return self.mark_dirty([a, b]);
+            return self.mark_dirty(users());
         }
         let mut pipe = redis::pipe();
-        for user in [a, b] {
+        for user in users() {
             let key = keys::pending(user);
             pipe.incr(&key, 1).ignore().expire(&key, PENDING_TTL_SECS as i64).ignore();
         }
         if self.exchange::<()>(&pipe).await.is_err() {
-            self.mark_dirty([a, b]);
+            self.mark_dirty(users());
         }
     }
 
-    /// After the commit (or a failed one, with no changes): apply `changes` to the lists and
-    /// counts that exist, drop the legacy relationship caches, bump both generations and lift
-    /// the pending marks, atomically.
-    pub async fn finish_write(&self, a: UserId, b: UserId, changes: &[RelationChange]) {
+    /// After the commit (or a failed one, with no changes): for every pair, apply its changes
+    /// to the lists and counts that exist, drop the legacy relationship caches, bump both
+    /// generations and lift the pending marks; atomically, in one script.
+    pub async fn finish_write(&self, writes: &[PairWrite<'_>]) {
+        let users = || writes.iter().flat_map(|w| [w.a, w.b]);
         if self.cooling_down() {
-            return self.mark_dirty([a, b]);
+            return self.mark_dirty(users());
         }
-        let (forward, forward_score) = delta(changes, a);
-        let (backward, backward_score) = delta(changes, b);
         let mut pipe = redis::pipe();
-        let eval = pipe.cmd("EVAL").arg(scripts::APPLY).arg(12);
-        eval.arg(keys::following(a)).arg(keys::fans(b)).arg(keys::following(b)).arg(keys::fans(a));
+        let eval = pipe.cmd("EVAL").arg(scripts::APPLY).arg(2 + 10 * writes.len());
         eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS);
-        eval.arg(keys::relationship(a)).arg(keys::relationship(b));
-        eval.arg(keys::generation(a)).arg(keys::pending(a));
-        eval.arg(keys::generation(b)).arg(keys::pending(b));
-        eval.arg(a.get())
-            .arg(b.get())
-            .arg(forward)
-            .arg(forward_score)
-            .arg(backward)
-            .arg(backward_score);
-        eval.arg(GENERATION_TTL_SECS).ignore();
+        for &PairWrite { a, b, .. } in writes {
+            eval.arg(keys::following(a)).arg(keys::fans(b)).arg(keys::following(b));
+            eval.arg(keys::fans(a)).arg(keys::relationship(a)).arg(keys::relationship(b));
+            eval.arg(keys::generation(a)).arg(keys::pending(a));
+            eval.arg(keys::generation(b)).arg(keys::pending(b));
+        }
+        eval.arg(GENERATION_TTL_SECS);
+        for &PairWrite { a, b, changes } in writes {
+            let (forward, forward_score) = delta(changes, a);
+            let (backward, backward_score) = delta(changes, b);
+            eval.arg(a.get()).arg(b.get());
+            eval.arg(forward).arg(forward_score).arg(backward).arg(backward_score);
+        }
+        eval.ignore();
         if self.exchange::<()>(&pipe).await.is_err() {
-            self.mark_dirty([a, b]);
+            self.mark_dirty(users());
         }
     }
 }

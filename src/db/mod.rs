@@ -45,6 +45,7 @@ pub use connect::StoreOptions;
 pub use error::DbError;
 pub use lists::OwnedEntry;
 pub use pair::{PairLock, PairTx};
+pub use read::StoredRelation;
 
 use sqlx::{PgPool, SqlitePool};
 

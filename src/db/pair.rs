@@ -1,8 +1,9 @@
-//! The one write path: a lock that holds a pair of users still from before the rules read their
-//! relations until after the cache has been brought in line with the commit, and the transaction
-//! taken under it.
+//! The one write path: a lock that holds a group of pairs of users still from before the rules
+//! read their relations until after the cache has been brought in line with the commit, and the
+//! transaction taken under it. A group is any number of pairs written together, so that
+//! concurrent writes share one lock statement, one read of each kind, one upsert and one commit.
 //!
-//! Holding the pair past the commit is what keeps the cache exact: two writes to one pair apply
+//! Holding the pairs past the commit is what keeps the cache exact: two writes to one pair apply
 //! their cache changes in the order they committed. Writes to different pairs touch different
 //! zset members, and count increments commute, so they need no order between them.
 
@@ -10,19 +11,19 @@ use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
+use super::read::{id_array, id_json, stored_relation, RelationRow, StoredRelation};
 use super::{postgres, sqlite, DbError, Store};
 use crate::domain::ids::UserId;
-use crate::domain::relation::{PairState, Relation};
+use crate::domain::relation::RelationChange;
 
-/// A connection that holds the pair `{a, b}` until [`PairLock::release`].
+/// A connection that holds a group of pairs until [`PairLock::release`].
 ///
-/// PostgreSQL: a session-level advisory lock on the pair's key. SQLite: the single writer
+/// PostgreSQL: session-level advisory locks on the pairs' keys. SQLite: the single writer
 /// connection itself. If the lock is dropped without being released (a panic, a shutdown), the
 /// PostgreSQL connection is taken out of the pool and closed, which ends the session and so the
-/// lock, rather than returning a connection that still holds it.
+/// locks, rather than returning a connection that still holds them.
 pub struct PairLock {
     conn: Option<LockedConn>,
-    key: i64,
 }
 
 enum LockedConn {
@@ -36,46 +37,22 @@ pub enum PairTx<'c> {
     Sqlite(Transaction<'c, Sqlite>),
 }
 
-/// Runs one expression against the transaction's connection, whichever backend it is: the
-/// statements below are written in the SQL both dialects share.
-macro_rules! on_conn {
-    ($tx:expr, |$conn:ident| $body:expr) => {
-        match $tx {
-            PairTx::Postgres(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-            PairTx::Sqlite(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-        }
-    };
-}
-
-const USER_EXISTS: &str = "SELECT user_id FROM user_basic WHERE user_id = $1";
-
-const PAIR_STATE: &str = "SELECT user_id, relation FROM user_relation \
-     WHERE (user_id = $1 AND target_user_id = $2) OR (user_id = $2 AND target_user_id = $1)";
-
-const SET_RELATION: &str = "INSERT INTO user_relation \
-     (user_id, target_user_id, relation, create_time, update_time) VALUES ($1, $2, $3, $4, $4) \
-     ON CONFLICT (user_id, target_user_id) \
-     DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time";
-
 impl Store {
-    /// Waits for the pair `{a, b}` (bounded by the statement timeout) and holds it.
-    pub async fn lock_pair(&self, a: UserId, b: UserId) -> Result<PairLock, DbError> {
-        let key = pair_lock_key(a, b);
+    /// Waits for every pair in `pairs` (bounded by the statement timeout) and holds them all.
+    /// The keys are taken in ascending order, so two groups that share pairs cannot deadlock.
+    pub async fn lock_pairs(&self, pairs: &[(UserId, UserId)]) -> Result<PairLock, DbError> {
         let conn = match self {
             Store::Postgres(pool) => {
+                let mut keys: Vec<i64> = pairs.iter().map(|&(a, b)| pair_lock_key(a, b)).collect();
+                keys.sort_unstable();
+                keys.dedup();
                 let mut conn = pool.acquire().await?;
-                sqlx::query(postgres::LOCK_PAIR).bind(key).execute(&mut *conn).await?;
+                sqlx::query(postgres::LOCK_PAIRS).bind(keys).execute(&mut *conn).await?;
                 LockedConn::Postgres(conn)
             }
             Store::Sqlite(db) => LockedConn::Sqlite(db.write.acquire().await?),
         };
-        Ok(PairLock { conn: Some(conn), key })
+        Ok(PairLock { conn: Some(conn) })
     }
 }
 
@@ -91,14 +68,13 @@ impl PairLock {
         }
     }
 
-    /// Lets other writers of the pair go on.
+    /// Lets other writers of the pairs go on.
     pub async fn release(mut self) {
         if let Some(LockedConn::Postgres(conn)) = self.conn.as_mut() {
-            let unlocked =
-                sqlx::query(postgres::UNLOCK_PAIR).bind(self.key).execute(&mut **conn).await;
+            let unlocked = sqlx::query(postgres::UNLOCK_PAIRS).execute(&mut **conn).await;
             if let Err(err) = unlocked {
-                tracing::warn!(error = %err, "cannot unlock a pair; closing its connection");
-                return; // Drop closes the connection, which releases the lock.
+                tracing::warn!(error = %err, "cannot unlock pairs; closing their connection");
+                return; // Drop closes the connection, which releases the locks.
             }
         }
         self.conn = None;
@@ -114,47 +90,75 @@ impl Drop for PairLock {
 }
 
 impl PairTx<'_> {
-    /// Whether `user_basic` has this user.
-    pub async fn user_exists(&mut self, id: UserId) -> Result<bool, DbError> {
-        let found: Option<(i64,)> = on_conn!(self, |conn| {
-            sqlx::query_as(USER_EXISTS).bind(id.get()).fetch_optional(conn).await?
-        });
-        Ok(found.is_some())
+    /// Those of `ids` that `user_basic` has.
+    pub async fn existing_users(&mut self, ids: &[UserId]) -> Result<Vec<UserId>, DbError> {
+        let rows: Vec<(i64,)> = match self {
+            PairTx::Postgres(tx) => {
+                let q = sqlx::query_as(postgres::EXISTING_USERS).bind(id_array(ids));
+                q.fetch_all(&mut **tx).await?
+            }
+            PairTx::Sqlite(tx) => {
+                let q = sqlx::query_as(sqlite::EXISTING_USERS).bind(id_json(ids));
+                q.fetch_all(&mut **tx).await?
+            }
+        };
+        Ok(rows.into_iter().filter_map(|(id,)| UserId::new(id).ok()).collect())
     }
 
-    /// The relations `user → target` and `target → user`; a missing row reads as none.
-    pub async fn pair_state(&mut self, user: UserId, target: UserId) -> Result<PairState, DbError> {
-        let rows: Vec<(i64, i16)> = on_conn!(self, |conn| {
-            let q = sqlx::query_as(PAIR_STATE).bind(user.get()).bind(target.get());
-            q.fetch_all(conn).await?
-        });
-        let mut state = PairState { forward: Relation::None, backward: Relation::None };
-        for (from, code) in rows {
-            if from == user.get() {
-                state.forward = Relation::from_code(code);
-            } else {
-                state.backward = Relation::from_code(code);
+    /// The stored rows `user → target` of each of `rows`, including those with no relation; a
+    /// row that does not exist is simply absent.
+    pub async fn relations(
+        &mut self,
+        rows: &[(UserId, UserId)],
+    ) -> Result<Vec<StoredRelation>, DbError> {
+        let (users, targets): (Vec<UserId>, Vec<UserId>) = rows.iter().copied().unzip();
+        let found: Vec<RelationRow> = match self {
+            PairTx::Postgres(tx) => {
+                let q = sqlx::query_as(postgres::PAIR_RELATIONS);
+                q.bind(id_array(&users)).bind(id_array(&targets)).fetch_all(&mut **tx).await?
+            }
+            PairTx::Sqlite(tx) => {
+                let pairs: Vec<[i64; 2]> = rows.iter().map(|(u, t)| [u.get(), t.get()]).collect();
+                let json = serde_json::Value::from(pairs).to_string();
+                sqlx::query_as(sqlite::PAIR_RELATIONS).bind(json).fetch_all(&mut **tx).await?
+            }
+        };
+        Ok(found.into_iter().filter_map(stored_relation).collect())
+    }
+
+    /// Writes each change's row, creating it on first use. No two changes may name the same
+    /// row. PostgreSQL takes them in one statement; SQLite, in process, one statement each.
+    pub async fn set_relations(&mut self, changes: &[RelationChange]) -> Result<(), DbError> {
+        match self {
+            PairTx::Postgres(tx) => {
+                let column =
+                    |f: fn(&RelationChange) -> i64| changes.iter().map(f).collect::<Vec<_>>();
+                let codes: Vec<i16> = changes.iter().map(|c| c.to.code()).collect();
+                let times: Vec<DateTime<Utc>> = changes.iter().map(|c| c.at).collect();
+                sqlx::query(postgres::SET_RELATIONS)
+                    .bind(column(|c| c.user.get()))
+                    .bind(column(|c| c.target.get()))
+                    .bind(codes)
+                    .bind(times)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            PairTx::Sqlite(tx) => {
+                for c in changes {
+                    sqlx::query(sqlite::SET_RELATION)
+                        .bind(c.user.get())
+                        .bind(c.target.get())
+                        .bind(c.to.code())
+                        .bind(c.at)
+                        .execute(&mut **tx)
+                        .await?;
+                }
             }
         }
-        Ok(state)
-    }
-
-    /// Writes the relation `user → target`, creating the row on first use.
-    pub async fn set_relation(
-        &mut self,
-        user: UserId,
-        target: UserId,
-        relation: Relation,
-        at: DateTime<Utc>,
-    ) -> Result<(), DbError> {
-        on_conn!(self, |conn| {
-            let q = sqlx::query(SET_RELATION).bind(user.get()).bind(target.get());
-            q.bind(relation.code()).bind(at).execute(conn).await.map(drop)?
-        });
         Ok(())
     }
 
-    /// Makes the writes durable; the pair stays locked until the lock is released.
+    /// Makes the writes durable; the pairs stay locked until the lock is released.
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
             PairTx::Postgres(tx) => tx.commit().await?,

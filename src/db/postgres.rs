@@ -7,9 +7,27 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Serializes every write between two users, whichever of them acts. A row lock cannot do it:
 /// the rows may not exist yet, and the rule "a blocked user cannot follow" reads the reverse row.
-/// Session-level, because the pair stays held after the commit while the cache catches up.
-pub const LOCK_PAIR: &str = "SELECT pg_advisory_lock($1)";
-pub const UNLOCK_PAIR: &str = "SELECT pg_advisory_unlock($1)";
+/// Session-level, because the pairs stay held after the commit while the cache catches up. `$1`
+/// holds a group's keys, sorted; the subquery's order is the order the locks are taken in.
+pub const LOCK_PAIRS: &str = "SELECT pg_advisory_lock(k) \
+     FROM (SELECT k FROM unnest($1::bigint[]) AS keys(k) ORDER BY k) AS sorted";
+/// The write path's connection holds no advisory lock but its group's.
+pub const UNLOCK_PAIRS: &str = "SELECT pg_advisory_unlock_all()";
+
+pub const EXISTING_USERS: &str = "SELECT user_id FROM user_basic WHERE user_id = ANY($1::bigint[])";
+
+/// The rows `($1[i] → $2[i])` that exist.
+pub const PAIR_RELATIONS: &str = "SELECT r.user_id, r.target_user_id, r.relation \
+     FROM unnest($1::bigint[], $2::bigint[]) AS p(u, t) \
+     JOIN user_relation r ON r.user_id = p.u AND r.target_user_id = p.t";
+
+/// A group's rows in one statement: the columns bind as four arrays.
+pub const SET_RELATIONS: &str = "INSERT INTO user_relation \
+     (user_id, target_user_id, relation, create_time, update_time) \
+     SELECT u, t, r, at, at FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::timestamptz[]) \
+     AS c(u, t, r, at) \
+     ON CONFLICT (user_id, target_user_id) \
+     DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time";
 
 pub const USERS: &str = "SELECT user_id, user_name, profile_photo FROM user_basic \
      WHERE user_id = ANY($1::bigint[])";

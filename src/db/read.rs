@@ -22,7 +22,7 @@ struct CountsRow {
 }
 
 #[derive(FromRow)]
-struct RelationRow {
+pub(super) struct RelationRow {
     user_id: i64,
     target_user_id: i64,
     relation: i16,
@@ -106,7 +106,7 @@ fn profile(row: UserRow) -> Option<UserProfile> {
     Some(UserProfile { id, name: row.user_name, photo: row.profile_photo })
 }
 
-fn stored_relation(row: RelationRow) -> Option<StoredRelation> {
+pub(super) fn stored_relation(row: RelationRow) -> Option<StoredRelation> {
     Some(StoredRelation {
         user: UserId::new(row.user_id).ok()?,
         target: UserId::new(row.target_user_id).ok()?,

@@ -9,6 +9,21 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// process can change before the transaction commits (this process has one writer connection).
 pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+pub const EXISTING_USERS: &str =
+    "SELECT user_id FROM user_basic WHERE user_id IN (SELECT value FROM json_each($1))";
+
+/// The rows named by `$1`, a JSON array of `[user, target]`; `CROSS JOIN` keeps the list as the
+/// outer loop, so each row is one lookup in the pair's unique index.
+pub const PAIR_RELATIONS: &str = "SELECT r.user_id, r.target_user_id, r.relation \
+     FROM json_each($1) AS p CROSS JOIN user_relation r \
+     ON r.user_id = json_extract(p.value, '$[0]') AND r.target_user_id = json_extract(p.value, '$[1]')";
+
+/// One row; a group runs it once per row, in process.
+pub const SET_RELATION: &str = "INSERT INTO user_relation \
+     (user_id, target_user_id, relation, create_time, update_time) VALUES ($1, $2, $3, $4, $4) \
+     ON CONFLICT (user_id, target_user_id) \
+     DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time";
+
 pub const USERS: &str = "SELECT user_id, user_name, profile_photo FROM user_basic \
      WHERE user_id IN (SELECT value FROM json_each($1))";
 

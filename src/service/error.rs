@@ -1,11 +1,14 @@
 //! The service layer's one error type; each transport maps it once to its own wire form.
 
+use std::sync::Arc;
+
 use super::Action;
 use crate::db::DbError;
 use crate::domain::ids::UserId;
 
-/// Why a follow-graph operation was refused or failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a follow-graph operation was refused or failed. Cloneable, because one database failure
+/// fails every write of the group that met it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     /// Nobody follows or blocks themselves.
     #[error("{}", self_message(*.0))]
@@ -21,13 +24,13 @@ pub enum ServiceError {
     TargetBlocked,
     /// The database could not be reached in time; the client may retry.
     #[error("The service is temporarily unavailable.")]
-    Unavailable(#[source] DbError),
+    Unavailable(#[source] Arc<DbError>),
     /// The task running a write panicked or was cancelled by a shutdown.
     #[error("Internal error.")]
     Aborted,
     /// A bug or a broken schema: logged in full, reported without detail.
     #[error("Internal error.")]
-    Internal(#[source] DbError),
+    Internal(#[source] Arc<DbError>),
 }
 
 fn self_message(action: Action) -> &'static str {
@@ -40,8 +43,8 @@ fn self_message(action: Action) -> &'static str {
 impl From<DbError> for ServiceError {
     fn from(err: DbError) -> Self {
         match err {
-            DbError::Unavailable(_) => ServiceError::Unavailable(err),
-            _ => ServiceError::Internal(err),
+            DbError::Unavailable(_) => ServiceError::Unavailable(Arc::new(err)),
+            _ => ServiceError::Internal(Arc::new(err)),
         }
     }
 }

@@ -23,26 +23,32 @@ impl RoundTrips {
     }
 }
 
-/// A service's counter: always into the process metrics, and into one request's counter when
-/// that request asked for one.
+/// A service's counter: always into the process metrics, and into the counters of the requests
+/// that asked for one: one request's, or every request of a write group, since each of them
+/// waited for all of the group's round trips.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Meter(Option<Arc<RoundTrips>>);
+pub(super) struct Meter(Vec<Arc<RoundTrips>>);
 
 impl Meter {
     pub(super) fn on(trips: Arc<RoundTrips>) -> Self {
-        Self(Some(trips))
+        Self(vec![trips])
+    }
+
+    /// Charges the requests of all `meters` together.
+    pub(super) fn joined<'a>(meters: impl IntoIterator<Item = &'a Meter>) -> Self {
+        Self(meters.into_iter().flat_map(|meter| meter.0.iter().cloned()).collect())
     }
 
     pub(super) fn database(&self) {
         metrics::counter!("db_round_trips_total").increment(1);
-        if let Some(trips) = &self.0 {
+        for trips in &self.0 {
             trips.database.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     pub(super) fn redis(&self) {
         metrics::counter!("redis_round_trips_total").increment(1);
-        if let Some(trips) = &self.0 {
+        for trips in &self.0 {
             trips.redis.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -4,6 +4,7 @@
 
 mod counts;
 mod error;
+mod group;
 mod lists;
 mod meter;
 mod numbered;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use crate::cache::{Cache, ProfileCache};
 use crate::db::{DbError, Store};
+use group::WriteQueue;
 use meter::Meter;
 
 /// The follow graph's operations over a store and an optional cache. Cheap to clone: it holds
@@ -32,11 +34,15 @@ pub struct Service {
     cache: Option<Cache>,
     profiles: ProfileCache,
     meter: Meter,
+    writes: WriteQueue,
 }
 
 impl Service {
+    /// A service over `store` and `cache`. Starts the task that groups writes, so it must be
+    /// called on a tokio runtime.
     pub fn new(store: Store, cache: Option<Cache>) -> Self {
-        Self { store, cache, profiles: ProfileCache::default(), meter: Meter::default() }
+        let profiles = ProfileCache::default();
+        Self { store, cache, profiles, meter: Meter::default(), writes: WriteQueue::start() }
     }
 
     /// A handle that counts its round trips into the returned counter.

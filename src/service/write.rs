@@ -1,21 +1,35 @@
-//! Applying an action: hold the pair, check, plan, write, commit, then bring the cache in line
-//! before letting the pair go.
+//! Applying a group of actions: hold their pairs, read, plan, write, commit, then bring the
+//! cache in line before letting the pairs go.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
+use super::group::Request;
 use super::rules::{self, Action, Write};
 use super::{Service, ServiceError};
+use crate::cache::PairWrite;
 use crate::db::{PairLock, PairTx};
 use crate::domain::ids::UserId;
-use crate::domain::relation::RelationChange;
+use crate::domain::relation::{PairState, Relation, RelationChange};
+
+/// Each request's outcome, in the order of the requests.
+type Outcomes = Vec<Result<(), ServiceError>>;
+
+/// What the group read under its lock: the targets that exist and every stored row between the
+/// pairs' users.
+struct Snapshot {
+    users: HashSet<UserId>,
+    rows: HashMap<(UserId, UserId), Relation>,
+}
 
 impl Service {
     /// Applies `action` by `viewer` on `target` under the SPEC §4 rules. Every action is
     /// idempotent: repeating one that is already in effect writes nothing and succeeds.
     ///
-    /// The work runs in its own task: once started it finishes (commit and cache update) even
-    /// if the client disconnects and the request's future is dropped.
+    /// Concurrent actions are grouped into one transaction (`group.rs`); this one is answered
+    /// once its group has committed and the cache has caught up.
     pub async fn apply(
         &self,
         action: Action,
@@ -25,70 +39,116 @@ impl Service {
         if viewer == target {
             return Err(ServiceError::SelfRelation(action));
         }
-        let service = self.clone();
-        let task = tokio::spawn(async move { service.act(action, viewer, target).await });
-        task.await.map_err(|_| ServiceError::Aborted)?.map(drop)
+        self.writes.submit(self, Request { action, viewer, target }).await
     }
 
-    /// Holds the pair for the whole write, so that writes to one pair reach the database and the
-    /// cache in the same order. Returns the row changes committed (none for a repeat).
-    #[instrument(skip(self), fields(viewer = %viewer, target = %target), err(level = "info"))]
-    async fn act(
-        &self,
-        action: Action,
-        viewer: UserId,
-        target: UserId,
-    ) -> Result<Vec<RelationChange>, ServiceError> {
-        let mut lock = self.db(self.store.lock_pair(viewer, target)).await?;
-        let outcome = self.write_locked(&mut lock, action, viewer, target).await;
+    /// Holds the group's pairs for the whole write, so that writes to one pair reach the
+    /// database and the cache in the same order. The requests name distinct pairs.
+    #[instrument(skip_all, fields(writes = requests.len()))]
+    pub(super) async fn write_group(&self, requests: &[Request]) -> Outcomes {
+        let pairs: Vec<(UserId, UserId)> = requests.iter().map(|r| (r.viewer, r.target)).collect();
+        let mut lock = match self.db(self.store.lock_pairs(&pairs)).await {
+            Ok(lock) => lock,
+            Err(err) => return failed(requests, err),
+        };
+        let outcomes = self.write_locked(&mut lock, requests).await;
         self.meter.database();
         lock.release().await;
-        outcome
+        outcomes.unwrap_or_else(|err| failed(requests, err))
     }
 
     async fn write_locked(
         &self,
         lock: &mut PairLock,
-        action: Action,
-        viewer: UserId,
-        target: UserId,
-    ) -> Result<Vec<RelationChange>, ServiceError> {
+        requests: &[Request],
+    ) -> Result<Outcomes, ServiceError> {
         let mut tx = self.db(lock.begin()).await?;
-        if !self.db(tx.user_exists(target)).await? {
-            return Err(ServiceError::UnknownUser(target));
-        }
-        let state = self.db(tx.pair_state(viewer, target)).await?;
+        let snapshot = self.read_snapshot(&mut tx, requests).await?;
         let at = now();
-        let changes: Vec<RelationChange> = rules::plan(action, state)?
-            .into_iter()
-            .map(|write| change(write, viewer, target, at))
+        let plans: Vec<Result<Vec<RelationChange>, ServiceError>> =
+            requests.iter().map(|r| plan(r, &snapshot, at)).collect();
+        let writing: Vec<PairWrite<'_>> = requests
+            .iter()
+            .zip(&plans)
+            .filter_map(|(r, plan)| match plan {
+                Ok(changes) if !changes.is_empty() => {
+                    Some(PairWrite { a: r.viewer, b: r.target, changes })
+                }
+                _ => None,
+            })
             .collect();
-        if changes.is_empty() {
-            return Ok(changes);
+        if !writing.is_empty() {
+            self.commit_group(tx, &writing).await?;
         }
-        if let Some(cache) = &self.cache {
-            self.meter.redis();
-            cache.begin_write(viewer, target).await;
-        }
-        let committed = self.commit(tx, &changes).await;
-        if let Some(cache) = &self.cache {
-            self.meter.redis();
-            let applied: &[RelationChange] = if committed.is_ok() { &changes } else { &[] };
-            cache.finish_write(viewer, target, applied).await;
-        }
-        committed.map(|()| changes)
+        Ok(plans.into_iter().map(|plan| plan.map(drop)).collect())
     }
 
-    async fn commit(
+    async fn read_snapshot(
+        &self,
+        tx: &mut PairTx<'_>,
+        requests: &[Request],
+    ) -> Result<Snapshot, ServiceError> {
+        let targets: Vec<UserId> = requests.iter().map(|r| r.target).collect();
+        let users = self.db(tx.existing_users(&targets)).await?.into_iter().collect();
+        let rows: Vec<(UserId, UserId)> =
+            requests.iter().flat_map(|r| [(r.viewer, r.target), (r.target, r.viewer)]).collect();
+        let stored = self.db(tx.relations(&rows)).await?;
+        let rows = stored.into_iter().map(|s| ((s.user, s.target), s.relation)).collect();
+        Ok(Snapshot { users, rows })
+    }
+
+    /// Marks the writes in the cache, commits them, and applies what committed to the cache.
+    async fn commit_group(
         &self,
         mut tx: PairTx<'_>,
-        changes: &[RelationChange],
+        writing: &[PairWrite<'_>],
     ) -> Result<(), ServiceError> {
-        for c in changes {
-            self.db(tx.set_relation(c.user, c.target, c.to, c.at)).await?;
+        if let Some(cache) = &self.cache {
+            self.meter.redis();
+            let pairs: Vec<(UserId, UserId)> = writing.iter().map(|w| (w.a, w.b)).collect();
+            cache.begin_write(&pairs).await;
         }
-        self.db(tx.commit()).await
+        let changes: Vec<RelationChange> =
+            writing.iter().flat_map(|w| w.changes.iter().copied()).collect();
+        let committed = match self.db(tx.set_relations(&changes)).await {
+            Ok(()) => self.db(tx.commit()).await,
+            Err(err) => Err(err),
+        };
+        if let Some(cache) = &self.cache {
+            self.meter.redis();
+            if committed.is_ok() {
+                cache.finish_write(writing).await;
+            } else {
+                let none: Vec<PairWrite<'_>> =
+                    writing.iter().map(|w| PairWrite { changes: &[], ..*w }).collect();
+                cache.finish_write(&none).await;
+            }
+        }
+        committed
     }
+}
+
+/// The rows one request changes, given what the group read; an error refuses this request
+/// alone.
+fn plan(
+    request: &Request,
+    snapshot: &Snapshot,
+    at: DateTime<Utc>,
+) -> Result<Vec<RelationChange>, ServiceError> {
+    let Request { action, viewer, target } = *request;
+    if !snapshot.users.contains(&target) {
+        return Err(ServiceError::UnknownUser(target));
+    }
+    let stored = |from, to| snapshot.rows.get(&(from, to)).copied().unwrap_or(Relation::None);
+    let state = PairState { forward: stored(viewer, target), backward: stored(target, viewer) };
+    let changes = rules::plan(action, state)?;
+    Ok(changes.into_iter().map(|write| change(write, viewer, target, at)).collect())
+}
+
+/// The same failure for every request of the group.
+fn failed(requests: &[Request], err: ServiceError) -> Outcomes {
+    tracing::info!(error = %err, writes = requests.len(), "write group failed");
+    vec![Err(err); requests.len()]
 }
 
 fn change(write: Write, viewer: UserId, target: UserId, at: DateTime<Utc>) -> RelationChange {

@@ -8,6 +8,8 @@ use bb8_redis::redis::{self, AsyncCommands};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
+use followgraph::cache::PairWrite;
+
 use crate::helpers::{Actor, TestApp};
 
 const FOLLOWING: &str = "{ following(first: 20) { edges { followedAt node { id } } } }";
@@ -238,10 +240,10 @@ cache_suite! {
     async fn no_fill_may_start_while_a_write_is_between_begin_and_finish(app) {
         let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
         let cache = own_cache(app);
-        cache.begin_write(id(a.id), id(b.id)).await;
+        cache.begin_write(&[(id(a.id), id(b.id))]).await;
         assert_eq!(ticket(&cache, a.id).await, None, "a write is under way for a");
         assert_eq!(ticket(&cache, b.id).await, None, "and for b");
-        cache.finish_write(id(a.id), id(b.id), &[]).await;
+        cache.finish_write(&[PairWrite { a: id(a.id), b: id(b.id), changes: &[] }]).await;
         assert!(ticket(&cache, a.id).await.is_some(), "finished: fills may go on");
     }
 }

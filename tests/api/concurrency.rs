@@ -1,5 +1,6 @@
-//! Many clients acting on one pair at once: the pair lock must leave exactly one row and exact
-//! counts, whatever the interleaving.
+//! Many clients acting at once: on one pair, the pair lock must leave exactly one row and exact
+//! counts, whatever the interleaving; across pairs, writes that share a group (one transaction)
+//! must each get their own verdict.
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
@@ -59,6 +60,54 @@ backend_suite! {
             }
             assert_eq!(app.relation(a.id, b.id).await.unwrap().relation, expected);
             assert_eq!(app.counts(b.id).await, (0, i64::from(expected)));
+        }
+    }
+
+    async fn concurrent_writes_of_many_pairs_each_get_their_own_verdict(app) {
+        let users = app.actors(41).await;
+        let (star, fans) = users.split_last().unwrap();
+        let block = "mutation($t: ID!) { blockUser(target: $t) { target } }";
+        for fan in &fans[..8] {
+            let body = app.graphql(Some(star), block, json!({ "t": fan.id.to_string() })).await;
+            assert_eq!(body["errors"], json!(null), "{body}");
+        }
+        for fan in &fans[8..12] {
+            assert_eq!(app.rest_follow(fan, json!(star.id)).await.0, StatusCode::CREATED);
+        }
+
+        // At once: 8 follows of a user who blocked them, 4 blocks that undo follows, 20 new
+        // follows and 8 follows of nobody.
+        let verdicts = join_all(fans.iter().enumerate().map(|(i, fan)| async move {
+            match i {
+                8..12 => {
+                    let variables = json!({ "t": fan.id.to_string() });
+                    let body = app.graphql(Some(star), block, variables).await;
+                    if body["errors"].is_null() { StatusCode::CREATED } else { StatusCode::IM_A_TEAPOT }
+                }
+                32.. => app.rest_follow(fan, json!(9_000_000_000_i64 + fan.id)).await.0,
+                _ => app.rest_follow(fan, json!(star.id)).await.0,
+            }
+        }))
+        .await;
+        let expected: Vec<StatusCode> = (0..40)
+            .map(|i| match i {
+                0..8 => StatusCode::FORBIDDEN,
+                8..32 => StatusCode::CREATED,
+                _ => StatusCode::NOT_FOUND,
+            })
+            .collect();
+        assert_eq!(verdicts, expected);
+
+        assert_eq!(app.counts(star.id).await, (0, 20), "only the 20 new follows stand");
+        for fan in &fans[8..12] {
+            assert_eq!(app.relation(fan.id, star.id).await.unwrap().relation, 0, "unfollowed by the block");
+            assert_eq!(app.relation(star.id, fan.id).await.unwrap().relation, 2);
+        }
+        for fan in &fans[..8] {
+            assert_eq!(app.relation(fan.id, star.id).await, None, "a refused follow writes nothing");
+        }
+        for fan in &fans[32..] {
+            assert_eq!(app.rows_touching(fan.id).await, 0, "a follow of nobody writes nothing");
         }
     }
 }
