@@ -4,6 +4,8 @@
 
 pub mod token;
 
+use std::sync::Arc;
+
 use axum::http::{header, HeaderMap};
 
 use crate::domain::ids::UserId;
@@ -30,16 +32,16 @@ pub enum AuthError {
     Lookup(#[source] ServiceError),
 }
 
-/// Checks tokens and that their user exists.
+/// Checks tokens and that their user exists. Cheap to clone: transports take one per request.
 #[derive(Clone)]
 pub struct Authenticator {
-    keys: TokenKeys,
+    keys: Arc<TokenKeys>,
     service: Service,
 }
 
 impl Authenticator {
     pub fn new(keys: TokenKeys, service: Service) -> Self {
-        Self { keys, service }
+        Self { keys: Arc::new(keys), service }
     }
 
     /// The keys tokens are checked with.

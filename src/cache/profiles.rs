@@ -4,7 +4,8 @@
 //! renamed user shows the new name within [`PROFILE_TTL`]; an unknown id is never cached.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::domain::ids::UserId;
 use crate::domain::user::UserProfile;
@@ -12,36 +13,45 @@ use crate::domain::user::UserProfile;
 /// How long a profile is served from memory.
 pub const PROFILE_TTL: Duration = Duration::from_secs(60);
 
-/// How many profiles are kept at most (a few hundred bytes each).
-const CAPACITY: u64 = 200_000;
+/// How many profiles are kept at most: about 5 MB. Beyond that the least used are evicted
+/// (S3-FIFO), so a scan over many users cannot push out the hot ones.
+const CAPACITY: usize = 20_000;
 
-/// Profiles by id; cheap to clone (shared).
+/// A profile and when it stops being served.
 #[derive(Clone)]
-pub struct ProfileCache(moka::future::Cache<UserId, UserProfile>);
+struct Entry {
+    profile: UserProfile,
+    expires: Instant,
+}
+
+/// Profiles by id; cheap to clone (shared). quick_cache rather than a cache with its own
+/// expiry machinery: every request reads here tens of times, and a lookup must cost no more
+/// than a hash table's. Expiry is checked on read.
+#[derive(Clone)]
+pub struct ProfileCache(Arc<quick_cache::sync::Cache<UserId, Entry>>);
 
 impl Default for ProfileCache {
     fn default() -> Self {
-        Self(
-            moka::future::Cache::builder().max_capacity(CAPACITY).time_to_live(PROFILE_TTL).build(),
-        )
+        Self(Arc::new(quick_cache::sync::Cache::new(CAPACITY)))
     }
 }
 
 impl std::fmt::Debug for ProfileCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProfileCache").field("entries", &self.0.entry_count()).finish()
+        f.debug_struct("ProfileCache").field("entries", &self.0.len()).finish()
     }
 }
 
 impl ProfileCache {
-    /// The cached profiles among `ids`, and the ids that must be read.
-    pub async fn get_many(&self, ids: &[UserId]) -> (HashMap<UserId, UserProfile>, Vec<UserId>) {
+    /// The cached, unexpired profiles among `ids`, and the ids that must be read.
+    pub fn get_many(&self, ids: &[UserId]) -> (HashMap<UserId, UserProfile>, Vec<UserId>) {
+        let now = Instant::now();
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
         for &id in ids {
-            match self.0.get(&id).await {
-                Some(profile) => {
-                    found.insert(id, profile);
+            match self.0.get(&id).filter(|entry| entry.expires > now) {
+                Some(entry) => {
+                    found.insert(id, entry.profile);
                 }
                 None => missing.push(id),
             }
@@ -49,10 +59,11 @@ impl ProfileCache {
         (found, missing)
     }
 
-    /// Keeps profiles just read.
-    pub async fn insert_many(&self, profiles: impl IntoIterator<Item = UserProfile>) {
+    /// Keeps profiles just read, for [`PROFILE_TTL`].
+    pub fn insert_many(&self, profiles: impl IntoIterator<Item = UserProfile>) {
+        let expires = Instant::now() + PROFILE_TTL;
         for profile in profiles {
-            self.0.insert(profile.id, profile).await;
+            self.0.insert(profile.id, Entry { profile, expires });
         }
     }
 }

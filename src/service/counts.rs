@@ -49,6 +49,6 @@ impl Service {
         &self,
         ids: &[UserId],
     ) -> Result<HashMap<UserId, FollowCounts>, ServiceError> {
-        Ok(self.db(self.store.counts(ids)).await?.into_iter().collect())
+        Ok(self.db(self.shared.store.counts(ids)).await?.into_iter().collect())
     }
 }

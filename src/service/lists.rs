@@ -52,7 +52,7 @@ impl Service {
             None => None,
         };
         let Some((cache, lookups)) = cached else {
-            let list = self.db(self.store.lists(side, &[owner])).await?;
+            let list = self.db(self.shared.store.lists(side, &[owner])).await?;
             return Ok(Page::from_all(list.into_iter().map(|(_, e)| e).collect(), &WHOLE).entries);
         };
         let (mut lists, misses) = split("lists", lookups);
@@ -69,7 +69,7 @@ impl Service {
     ) -> Result<HashMap<UserId, Page>, ServiceError> {
         let mut windows: HashMap<UserId, Vec<Entry>> =
             owners.iter().map(|&owner| (owner, Vec::new())).collect();
-        for (owner, entry) in self.db(self.store.pages(side, owners, request)).await? {
+        for (owner, entry) in self.db(self.shared.store.pages(side, owners, request)).await? {
             windows.entry(owner).or_default().push(entry);
         }
         Ok(windows
@@ -91,7 +91,7 @@ impl Service {
         let owners: Vec<UserId> = misses.iter().map(|(owner, _)| *owner).collect();
         let mut lists: HashMap<UserId, Vec<Entry>> =
             owners.iter().map(|&owner| (owner, Vec::new())).collect();
-        for (owner, entry) in self.db(self.store.lists(side, &owners)).await? {
+        for (owner, entry) in self.db(self.shared.store.lists(side, &owners)).await? {
             lists.entry(owner).or_default().push(entry);
         }
         let fills: Vec<(UserId, FillTicket, &[Entry])> = misses

@@ -26,14 +26,20 @@ use crate::db::{DbError, Store};
 use group::WriteQueue;
 use meter::Meter;
 
-/// The follow graph's operations over a store and an optional cache. Cheap to clone: it holds
-/// only pool handles.
+/// The follow graph's operations over a store and an optional cache. Cheap to clone (one
+/// reference count): every request takes its own handle, with its own round-trip meter.
 #[derive(Clone, Debug)]
 pub struct Service {
+    shared: Arc<Shared>,
+    meter: Meter,
+}
+
+/// What every handle of one service shares.
+#[derive(Debug)]
+struct Shared {
     store: Store,
     cache: Option<Cache>,
     profiles: ProfileCache,
-    meter: Meter,
     writes: WriteQueue,
 }
 
@@ -42,7 +48,8 @@ impl Service {
     /// called on a tokio runtime.
     pub fn new(store: Store, cache: Option<Cache>) -> Self {
         let profiles = ProfileCache::default();
-        Self { store, cache, profiles, meter: Meter::default(), writes: WriteQueue::start() }
+        let shared = Shared { store, cache, profiles, writes: WriteQueue::start() };
+        Self { shared: Arc::new(shared), meter: Meter::default() }
     }
 
     /// A handle that counts its round trips into the returned counter.
@@ -54,17 +61,17 @@ impl Service {
 
     /// The store underneath, for readiness checks and shutdown.
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.shared.store
     }
 
     /// The cache, when one is configured.
     pub fn cache(&self) -> Option<&Cache> {
-        self.cache.as_ref()
+        self.shared.cache.as_ref()
     }
 
     /// The cache if reads may use it now (configured, not cooling down, nothing dirty).
     fn readable_cache(&self) -> Option<&Cache> {
-        self.cache.as_ref().filter(|cache| cache.readable())
+        self.shared.cache.as_ref().filter(|cache| cache.readable())
     }
 
     /// One database round trip, counted.

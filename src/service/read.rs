@@ -16,12 +16,12 @@ impl Service {
         &self,
         ids: &[UserId],
     ) -> Result<HashMap<UserId, UserProfile>, ServiceError> {
-        let (mut found, missing) = self.profiles.get_many(ids).await;
+        let (mut found, missing) = self.shared.profiles.get_many(ids);
         if missing.is_empty() {
             return Ok(found);
         }
-        let read = self.db(self.store.users(&missing)).await?;
-        self.profiles.insert_many(read.iter().cloned()).await;
+        let read = self.db(self.shared.store.users(&missing)).await?;
+        self.shared.profiles.insert_many(read.iter().cloned());
         found.extend(read.into_iter().map(|u| (u.id, u)));
         Ok(found)
     }
@@ -40,7 +40,7 @@ impl Service {
     ) -> Result<HashMap<UserId, ViewerFlags>, ServiceError> {
         let mut flags: HashMap<UserId, ViewerFlags> =
             others.iter().map(|&id| (id, ViewerFlags::default())).collect();
-        for r in self.db(self.store.relations_with(viewer, others)).await? {
+        for r in self.db(self.shared.store.relations_with(viewer, others)).await? {
             let outgoing = r.user == viewer;
             let other = if outgoing { r.target } else { r.user };
             let Some(f) = flags.get_mut(&other) else { continue };

@@ -39,7 +39,7 @@ impl Service {
         if viewer == target {
             return Err(ServiceError::SelfRelation(action));
         }
-        self.writes.submit(self, Request { action, viewer, target }).await
+        self.shared.writes.submit(self, Request { action, viewer, target }).await
     }
 
     /// Holds the group's pairs for the whole write, so that writes to one pair reach the
@@ -47,7 +47,7 @@ impl Service {
     #[instrument(skip_all, fields(writes = requests.len()))]
     pub(super) async fn write_group(&self, requests: &[Request]) -> Outcomes {
         let pairs: Vec<(UserId, UserId)> = requests.iter().map(|r| (r.viewer, r.target)).collect();
-        let mut lock = match self.db(self.store.lock_pairs(&pairs)).await {
+        let mut lock = match self.db(self.shared.store.lock_pairs(&pairs)).await {
             Ok(lock) => lock,
             Err(err) => return failed(requests, err),
         };
@@ -103,7 +103,7 @@ impl Service {
         mut tx: PairTx<'_>,
         writing: &[PairWrite<'_>],
     ) -> Result<(), ServiceError> {
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = &self.shared.cache {
             self.meter.redis();
             let pairs: Vec<(UserId, UserId)> = writing.iter().map(|w| (w.a, w.b)).collect();
             cache.begin_write(&pairs).await;
@@ -114,7 +114,7 @@ impl Service {
             Ok(()) => self.db(tx.commit()).await,
             Err(err) => Err(err),
         };
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = &self.shared.cache {
             self.meter.redis();
             if committed.is_ok() {
                 cache.finish_write(writing).await;
