@@ -90,6 +90,7 @@ pub fn router(
 ) -> Router {
     let graphql_state = GraphqlState {
         schema: graphql::build_schema(config.query_limits, config.introspection),
+        documents: graphql::DocumentCache::default(),
         auth: auth.clone(),
         service: service.clone(),
         expose_round_trips: config.expose_round_trips,

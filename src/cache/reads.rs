@@ -26,8 +26,9 @@ pub enum Lookup<T> {
 pub struct FillTicket(String);
 
 /// Extra entries read past a page, so that a tie group cut at the window's end rarely forces
-/// a second read.
-const TIE_SLACK: usize = 16;
+/// a database read. Follow times are microseconds, so ties are rare; every entry read costs
+/// Redis and the reply parser more than a rare fallback costs (`BENCHMARKS.md`).
+const TIE_SLACK: usize = 2;
 
 /// One user's zset window as read, in Redis order.
 struct Window {

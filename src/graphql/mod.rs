@@ -2,6 +2,7 @@
 //! async-graphql: resolvers translate between the schema and the service layer and hold no rule.
 
 mod connection;
+mod documents;
 mod error;
 mod input;
 mod limits;
@@ -26,6 +27,7 @@ use mutation::MutationRoot;
 use query::QueryRoot;
 use scheduling::PassTracker;
 
+pub use documents::DocumentCache;
 pub use limits::QueryLimits;
 use viewer::Viewer;
 

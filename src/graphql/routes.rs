@@ -14,7 +14,7 @@ use axum::Router;
 
 use super::error::{auth_error, bad_input};
 use super::limits::refusal;
-use super::{execute as run, FollowSchema};
+use super::{execute as run, DocumentCache, FollowSchema};
 use crate::auth::Authenticator;
 use crate::http::is_json;
 use crate::service::Service;
@@ -23,6 +23,8 @@ use crate::service::Service;
 #[derive(Clone)]
 pub struct GraphqlState {
     pub schema: FollowSchema,
+    /// Parsed documents of the queries seen so far.
+    pub documents: DocumentCache,
     pub auth: Authenticator,
     pub service: Service,
     /// Whether responses carry `extensions.roundTrips`.
@@ -59,6 +61,7 @@ async fn execute(
         Err(err) => return refuse(StatusCode::OK, without_location(auth_error(&err))),
     };
     let (service, trips) = state.service.metered();
+    let request = state.documents.prepare(request);
     let mut response = run(&state.schema, request, &service, viewer).await;
     metrics::histogram!("graphql_request_round_trips", "to" => "database")
         .record(trips.database() as f64);
