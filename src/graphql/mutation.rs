@@ -1,31 +1,50 @@
 //! Mutation root: follow, unfollow, block and unblock, each a thin call into the service layer.
 
-use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, Result, SimpleObject, ID};
 
 use super::input;
 use super::query::load_user;
 use super::user::User;
 use super::viewer::require_viewer;
+use crate::domain::ids::UserId;
 use crate::service::{Action, Service, ServiceError};
 
 pub struct MutationRoot;
 
 /// The outcome of a follow or unfollow: the target and its state after the change.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct FollowPayload {
     /// The target's id.
     target: ID,
+    #[graphql(skip)]
+    id: UserId,
+}
+
+#[ComplexObject]
+impl FollowPayload {
     /// The target user, with counts and flags as they are after the change.
-    user: User,
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        target_user(ctx, self.id).await
+    }
 }
 
 /// The outcome of a block or unblock: the target and its state after the change.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct BlockPayload {
     /// The target's id.
     target: ID,
+    #[graphql(skip)]
+    id: UserId,
+}
+
+#[ComplexObject]
+impl BlockPayload {
     /// The target user, with counts and flags as they are after the change.
-    user: User,
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        target_user(ctx, self.id).await
+    }
 }
 
 #[Object(name = "Mutation")]
@@ -33,36 +52,40 @@ impl MutationRoot {
     /// The viewer follows `target`. Repeating it changes nothing and succeeds.
     /// Errors: BAD_USER_INPUT (self, bad id), NOT_FOUND, FORBIDDEN (a block either way).
     async fn follow_user(&self, ctx: &Context<'_>, target: ID) -> Result<FollowPayload> {
-        let (target, user) = act(ctx, Action::Follow, &target).await?;
-        Ok(FollowPayload { target, user })
+        let (target, id) = act(ctx, Action::Follow, &target).await?;
+        Ok(FollowPayload { target, id })
     }
 
     /// The viewer stops following `target`. Repeating it changes nothing and succeeds.
     async fn unfollow_user(&self, ctx: &Context<'_>, target: ID) -> Result<FollowPayload> {
-        let (target, user) = act(ctx, Action::Unfollow, &target).await?;
-        Ok(FollowPayload { target, user })
+        let (target, id) = act(ctx, Action::Unfollow, &target).await?;
+        Ok(FollowPayload { target, id })
     }
 
     /// The viewer blocks (blacklists) `target`: any follow between the two ends, both ways, and
     /// `target` cannot follow the viewer until unblocked. Repeating it changes nothing.
     async fn block_user(&self, ctx: &Context<'_>, target: ID) -> Result<BlockPayload> {
-        let (target, user) = act(ctx, Action::Block, &target).await?;
-        Ok(BlockPayload { target, user })
+        let (target, id) = act(ctx, Action::Block, &target).await?;
+        Ok(BlockPayload { target, id })
     }
 
     /// The viewer lifts a block on `target`; no follow comes back. Repeating it changes nothing.
     async fn unblock_user(&self, ctx: &Context<'_>, target: ID) -> Result<BlockPayload> {
-        let (target, user) = act(ctx, Action::Unblock, &target).await?;
-        Ok(BlockPayload { target, user })
+        let (target, id) = act(ctx, Action::Unblock, &target).await?;
+        Ok(BlockPayload { target, id })
     }
 }
 
-/// Applies the action and loads the target as it is after it.
-async fn act(ctx: &Context<'_>, action: Action, target: &ID) -> Result<(ID, User)> {
+/// Applies the action; the target is loaded only if the client asks for `user`.
+async fn act(ctx: &Context<'_>, action: Action, target: &ID) -> Result<(ID, UserId)> {
     let viewer = require_viewer(ctx)?;
     let id = input::user_id(target)?;
     let service = ctx.data::<Service>()?;
     service.apply(action, viewer, id).await.map_err(|e| e.extend())?;
-    let user = load_user(ctx, id).await?.ok_or_else(|| ServiceError::UnknownUser(id).extend())?;
-    Ok((ID(id.to_string()), user))
+    Ok((ID(id.to_string()), id))
+}
+
+/// The target as it is after the action (it existed when the action was applied).
+async fn target_user(ctx: &Context<'_>, id: UserId) -> Result<User> {
+    load_user(ctx, id).await?.ok_or_else(|| ServiceError::UnknownUser(id).extend())
 }
