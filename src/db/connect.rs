@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection;
 
 use super::{DbError, SqlitePools, Store};
 
@@ -26,6 +27,12 @@ impl Default for StoreOptions {
         }
     }
 }
+
+/// A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
+/// sqlx's default pings on every acquire: a round trip before every query, which under load
+/// cost as much as the queries themselves. A connection that is busy has just proved itself;
+/// one broken while busy fails its request (503) and is closed, as any connection error does.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Opens a pool for a `postgres://` or `sqlite:` URL. Connections are made lazily, so a
@@ -49,6 +56,15 @@ fn connect_postgres(url: &str, options: &StoreOptions) -> Result<sqlx::PgPool, D
     Ok(PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(connect))
 }
 
