@@ -1,9 +1,10 @@
--- The SQL of one follow, as followgraph's write path sends it (src/db/pair.rs), for pgbench:
--- does the target exist, both directions of the pair, then the upsert, in one transaction.
--- What it leaves out: the service's pair lock (pg_advisory_lock/unlock, two more round trips
--- on the same connection) and the rules it applies between the reads and the write.
+-- The SQL of one follow on its own, for pgbench: does the target exist, both directions of the
+-- pair, then the upsert, in one transaction. It is what a follow costs when each one is its own
+-- transaction. followgraph sends the same three statements once per *group* of concurrent
+-- writes (src/db/pair.rs, with arrays), plus the pair locks, so under load it can pass this
+-- ceiling: that is the point of grouping.
 --
---   pgbench -n -M prepared -f bench/pgbench_follow.sql -D n_users=20000 …   (bench/run does it)
+--   pgbench -n -M prepared -f bench/pgbench_follow.sql -D n_users=100000 …   (bench/run does it)
 \set uid random(1, :n_users)
 \set target random(1, :n_users)
 -- Never oneself (the service refuses it before any SQL): the next user instead, as the wrk
