@@ -89,8 +89,7 @@ pub fn router(
     graphiql: Bytes,
 ) -> Router {
     let graphql_state = GraphqlState {
-        schema: graphql::build_schema(config.query_limits, config.introspection),
-        documents: graphql::DocumentCache::default(),
+        graphql: graphql::Graphql::new(config.query_limits, config.introspection),
         auth: auth.clone(),
         service: service.clone(),
         expose_round_trips: config.expose_round_trips,

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use async_graphql::parser::{parse_query, types::ExecutableDocument};
-use async_graphql::Request;
 
 /// Texts longer than this are parsed each time: the cache is for the queries clients repeat.
 const MAX_KEPT_TEXT: usize = 8 * 1024;
@@ -37,18 +36,16 @@ impl Default for DocumentCache {
 }
 
 impl DocumentCache {
-    /// `request` with its document attached, from memory when its text was seen before. A text
-    /// that does not parse is left as it is, for async-graphql to report the error.
-    pub fn prepare(&self, mut request: Request) -> Request {
-        if request.query.len() > MAX_KEPT_TEXT {
-            return request;
+    /// The document of `text`, from memory when the text was seen before; none if it does not
+    /// parse (async-graphql parses it again to report the error).
+    pub fn parse(&self, text: &str) -> Option<ExecutableDocument> {
+        if let Some(document) = self.0.get(text) {
+            return Some(document);
         }
-        if let Some(document) = self.0.get(request.query.as_str()) {
-            request.set_parsed_query(document);
-        } else if let Ok(document) = parse_query(&request.query) {
-            self.0.insert(request.query.clone(), document.clone());
-            request.set_parsed_query(document);
+        let document = parse_query(text).ok()?;
+        if text.len() <= MAX_KEPT_TEXT {
+            self.0.insert(text.to_owned(), document.clone());
         }
-        request
+        Some(document)
     }
 }

@@ -14,7 +14,7 @@ use axum::Router;
 
 use super::error::{auth_error, bad_input};
 use super::limits::refusal;
-use super::{execute as run, DocumentCache, FollowSchema};
+use super::Graphql;
 use crate::auth::Authenticator;
 use crate::http::is_json;
 use crate::service::Service;
@@ -22,9 +22,7 @@ use crate::service::Service;
 /// What the GraphQL routes share.
 #[derive(Clone)]
 pub struct GraphqlState {
-    pub schema: FollowSchema,
-    /// Parsed documents of the queries seen so far.
-    pub documents: DocumentCache,
+    pub graphql: Graphql,
     pub auth: Authenticator,
     pub service: Service,
     /// Whether responses carry `extensions.roundTrips`.
@@ -37,7 +35,7 @@ pub struct GraphqlState {
 
 /// `/graphql`, `/graphql/assets/{file}` and `/graphql/ws`.
 pub fn router(state: GraphqlState) -> Router {
-    let subscriptions = GraphQLSubscription::new(state.schema.clone());
+    let subscriptions = GraphQLSubscription::new(state.graphql.schema().clone());
     Router::new()
         .route("/graphql", get(graphiql).post(execute))
         .route("/graphql/assets/{file}", get(asset))
@@ -61,8 +59,7 @@ async fn execute(
         Err(err) => return refuse(StatusCode::OK, without_location(auth_error(&err))),
     };
     let (service, trips) = state.service.metered();
-    let request = state.documents.prepare(request);
-    let mut response = run(&state.schema, request, &service, viewer).await;
+    let mut response = state.graphql.execute(request, &service, viewer).await;
     metrics::histogram!("graphql_request_round_trips", "to" => "database")
         .record(trips.database() as f64);
     metrics::histogram!("graphql_request_round_trips", "to" => "redis")
