@@ -14,7 +14,7 @@
 //! | `cache_users_awaiting_repair` | | users whose cached data waits to be forgotten |
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -32,6 +32,9 @@ const TRIP_BUCKETS: [f64; 9] = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 50.0];
 /// Latency buckets, in seconds: fine below 25 ms, where the service should answer.
 const BUCKETS: [f64; 12] =
     [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The process's recorder. Metrics are process-wide by nature; it is installed once, and every
 /// app built in the process (tests build many) renders the same registry.
@@ -53,9 +56,23 @@ pub fn recorder() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed");
             }
+            start_upkeep(handle.clone());
             handle
         })
         .clone()
+}
+
+/// A histogram keeps every sample until upkeep (or a scrape) folds it into the buckets: without
+/// it, an instance nobody scrapes grows by every request's latency, several samples a request.
+/// A thread of its own, because the recorder outlives any one runtime (tests start many).
+fn start_upkeep(handle: PrometheusHandle) {
+    let upkeep = move || loop {
+        std::thread::sleep(UPKEEP_EVERY);
+        handle.run_upkeep();
+    };
+    if let Err(err) = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(upkeep) {
+        tracing::warn!(error = %err, "cannot start the metrics upkeep thread");
+    }
 }
 
 /// `GET /metrics` in the Prometheus text format.
