@@ -29,8 +29,9 @@ impl Default for StoreOptions {
 }
 
 /// A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
-/// sqlx's default pings on every acquire: a round trip before every query, which under load
-/// cost as much as the queries themselves. A connection that is busy has just proved itself;
+/// sqlx's default pings on every acquire: a round trip in front of every query, which under
+/// load cost as much as the queries themselves. (sqlx also pings each connection as it goes
+/// back to the pool, off the request's path.) A connection that is busy has just proved itself;
 /// one broken while busy fails its request (503) and is closed, as any connection error does.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 

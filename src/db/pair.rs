@@ -47,7 +47,13 @@ impl Store {
                 keys.sort_unstable();
                 keys.dedup();
                 let mut conn = pool.acquire().await?;
-                sqlx::query(postgres::LOCK_PAIRS).bind(keys).execute(&mut *conn).await?;
+                let locked = sqlx::query(postgres::LOCK_PAIRS).bind(keys).execute(&mut *conn).await;
+                if let Err(err) = locked {
+                    // The statement may have taken some keys before it failed (a statement
+                    // timeout): closing the session releases them, returning it would not.
+                    drop(conn.detach());
+                    return Err(err.into());
+                }
                 LockedConn::Postgres(conn)
             }
             Store::Sqlite(db) => LockedConn::Sqlite(db.write.acquire().await?),

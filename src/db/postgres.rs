@@ -1,5 +1,5 @@
-//! What PostgreSQL says differently: id lists bind as one `bigint[]`, and a pair of users is
-//! serialized with a transaction-scoped advisory lock.
+//! What PostgreSQL says differently: id lists bind as one `bigint[]`, and the pairs of a write
+//! group are serialized with session-level advisory locks.
 
 use sqlx::migrate::Migrator;
 

@@ -28,7 +28,8 @@ pub(super) struct RelationRow {
     relation: i16,
 }
 
-/// A non-zero relation between two users, as stored.
+/// A relation between two users, as stored (the write path also reads rows whose relation is
+/// none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredRelation {
     pub user: UserId,
