@@ -1,6 +1,7 @@
 //! The write side of the protocol: mark the users as written before the commit, apply the
 //! committed changes after it. Neither step can fail a write: a step that does not reach Redis
-//! puts both users on the dirty list, and their cached data is forgotten once Redis answers.
+//! puts the users of its pairs on the dirty list, and their cached data is forgotten once Redis
+//! answers.
 
 use bb8_redis::redis;
 
@@ -24,11 +25,15 @@ pub struct PairWrite<'a> {
 
 impl Cache {
     /// Before the commit: no fill of any of the pairs' users' data may store until
-    /// [`Cache::finish_write`]. A user in several pairs is marked once per pair.
-    pub async fn begin_write(&self, pairs: &[(UserId, UserId)]) {
+    /// [`Cache::finish_write`]. A user in several pairs is marked once per pair. Returns whether
+    /// the marks were set; if not, the users are on the dirty list instead, and `finish_write`
+    /// must not run for these pairs (it would lift marks that another write set).
+    #[must_use]
+    pub async fn begin_write(&self, pairs: &[(UserId, UserId)]) -> bool {
         let users = || pairs.iter().flat_map(|&(a, b)| [a, b]);
         if self.cooling_down() {
-            return self.mark_dirty(users());
+            self.mark_dirty(users());
+            return false;
         }
         let mut pipe = redis::pipe();
         for user in users() {
@@ -37,7 +42,9 @@ impl Cache {
         }
         if self.exchange::<()>(&pipe).await.is_err() {
             self.mark_dirty(users());
+            return false;
         }
+        true
     }
 
     /// After the commit (or a failed one, with no changes): for every pair, apply its changes

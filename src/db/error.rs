@@ -14,6 +14,13 @@ pub enum DbError {
     Url(String),
 }
 
+impl DbError {
+    /// What a request gets when it waited for the database longer than a pool acquire may.
+    pub fn timed_out() -> Self {
+        DbError::Unavailable(sqlx::Error::PoolTimedOut)
+    }
+}
+
 impl From<sqlx::Error> for DbError {
     fn from(err: sqlx::Error) -> Self {
         if is_outage(&err) {

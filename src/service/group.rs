@@ -9,12 +9,14 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::meter::Meter;
 use super::rules::Action;
 use super::{Service, ServiceError};
+use crate::db::DbError;
 use crate::domain::ids::UserId;
 
 /// The most writes in one group: bounds the statements' array sizes and the Redis script's run.
@@ -23,6 +25,11 @@ const MAX_GROUP: usize = 64;
 /// How many groups may run at once. Two lets one group read and write while the other waits on
 /// its commit; more would only split the waiting writes into smaller groups.
 const GROUPS_IN_FLIGHT: usize = 2;
+
+/// A write still waiting after this long is answered "unavailable" instead of run: the same
+/// bound as a wait for a database connection, so an outage or overload answers 503 in seconds
+/// and the queue stays bounded by the arrival rate times this.
+const QUEUE_DEADLINE: Duration = Duration::from_secs(3);
 
 /// One action requested by one user on another.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +51,7 @@ impl Request {
 struct Job {
     service: Service,
     request: Request,
+    queued: Instant,
     reply: oneshot::Sender<Result<(), ServiceError>>,
 }
 
@@ -68,7 +76,7 @@ impl WriteQueue {
         request: Request,
     ) -> Result<(), ServiceError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job { service: service.clone(), request, reply };
+        let job = Job { service: service.clone(), request, queued: Instant::now(), reply };
         self.0.send(job).map_err(|_| ServiceError::Aborted)?;
         answer.await.unwrap_or(Err(ServiceError::Aborted))
     }
@@ -86,17 +94,30 @@ async fn form_groups(mut receiver: mpsc::UnboundedReceiver<Job>) {
             }
         }
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        while waiting.len() < 4 * MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(job) => waiting.push_back(job),
-                Err(_) => break,
-            }
+        while let Ok(job) = receiver.try_recv() {
+            waiting.push_back(job);
         }
+        answer_expired(&mut waiting);
         let group = take_group(&mut waiting, |job| job.request.pair());
+        if group.is_empty() {
+            continue;
+        }
         tokio::spawn(async move {
             run_group(group).await;
             drop(slot);
         });
+    }
+}
+
+/// Answers the writes that waited past [`QUEUE_DEADLINE`]; they are not run.
+fn answer_expired(waiting: &mut VecDeque<Job>) {
+    let now = Instant::now();
+    let (expired, live) =
+        waiting.drain(..).partition(|job| now.duration_since(job.queued) > QUEUE_DEADLINE);
+    *waiting = live;
+    for job in Vec::from(expired) {
+        let timed_out = ServiceError::from(DbError::timed_out());
+        let _ = job.reply.send(Err(timed_out)); // the caller may have stopped waiting
     }
 }
 

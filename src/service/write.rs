@@ -66,7 +66,7 @@ impl Service {
         let snapshot = self.read_snapshot(&mut tx, requests).await?;
         let at = now();
         let plans: Vec<Result<Vec<RelationChange>, ServiceError>> =
-            requests.iter().map(|r| plan(r, &snapshot, at)).collect();
+            requests.iter().enumerate().map(|(i, r)| plan(r, &snapshot, distinct(at, i))).collect();
         let writing: Vec<PairWrite<'_>> = requests
             .iter()
             .zip(&plans)
@@ -77,10 +77,9 @@ impl Service {
                 _ => None,
             })
             .collect();
-        if !writing.is_empty() {
-            self.commit_group(tx, &writing).await?;
-        }
-        Ok(plans.into_iter().map(|plan| plan.map(drop)).collect())
+        let committed =
+            if writing.is_empty() { Ok(()) } else { self.commit_group(tx, &writing).await };
+        Ok(plans.into_iter().map(|plan| verdict(plan, &committed)).collect())
     }
 
     async fn read_snapshot(
@@ -103,18 +102,22 @@ impl Service {
         mut tx: PairTx<'_>,
         writing: &[PairWrite<'_>],
     ) -> Result<(), ServiceError> {
-        if let Some(cache) = &self.shared.cache {
-            self.meter.redis();
-            let pairs: Vec<(UserId, UserId)> = writing.iter().map(|w| (w.a, w.b)).collect();
-            cache.begin_write(&pairs).await;
-        }
+        let marked = match &self.shared.cache {
+            Some(cache) => {
+                self.meter.redis();
+                let pairs: Vec<(UserId, UserId)> = writing.iter().map(|w| (w.a, w.b)).collect();
+                cache.begin_write(&pairs).await
+            }
+            None => false,
+        };
         let changes: Vec<RelationChange> =
             writing.iter().flat_map(|w| w.changes.iter().copied()).collect();
         let committed = match self.db(tx.set_relations(&changes)).await {
             Ok(()) => self.db(tx.commit()).await,
             Err(err) => Err(err),
         };
-        if let Some(cache) = &self.shared.cache {
+        // Unmarked users are on the dirty list: their keys are forgotten, not updated.
+        if let Some(cache) = self.shared.cache.as_ref().filter(|_| marked) {
             self.meter.redis();
             if committed.is_ok() {
                 cache.finish_write(writing).await;
@@ -145,6 +148,24 @@ fn plan(
     Ok(changes.into_iter().map(|write| change(write, viewer, target, at)).collect())
 }
 
+/// A request's answer once the group's commit is known: a refusal or a repeat stands whatever
+/// happened to the commit; a write shares the commit's fate.
+fn verdict(
+    plan: Result<Vec<RelationChange>, ServiceError>,
+    committed: &Result<(), ServiceError>,
+) -> Result<(), ServiceError> {
+    match (plan?, committed) {
+        (changes, Err(err)) if !changes.is_empty() => Err(err.clone()),
+        _ => Ok(()),
+    }
+}
+
+/// The time of the group's `i`-th write: one microsecond apart, so that the writes of one
+/// group keep distinct list positions (and cached zset scores) instead of one tie.
+fn distinct(at: DateTime<Utc>, i: usize) -> DateTime<Utc> {
+    at + chrono::Duration::microseconds(i as i64)
+}
+
 /// The same failure for every request of the group.
 fn failed(requests: &[Request], err: ServiceError) -> Outcomes {
     tracing::info!(error = %err, writes = requests.len(), "write group failed");
@@ -165,4 +186,37 @@ fn change(write: Write, viewer: UserId, target: UserId, at: DateTime<Utc>) -> Re
 fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::db::DbError;
+
+    fn a_write() -> RelationChange {
+        let id = |n| UserId::new(n).unwrap();
+        let (from, to) = (Relation::None, Relation::Follow);
+        RelationChange { user: id(1), target: id(2), from, to, at: now() }
+    }
+
+    #[test]
+    fn a_failed_commit_fails_the_writes_and_leaves_refusals_and_repeats_alone() {
+        let failed = Err(ServiceError::Unavailable(Arc::new(DbError::timed_out())));
+        let write = verdict(Ok(vec![a_write()]), &failed);
+        assert!(matches!(write, Err(ServiceError::Unavailable(_))));
+        assert!(verdict(Ok(vec![]), &failed).is_ok(), "a repeat was already in effect");
+        let refused = verdict(Err(ServiceError::BlockedByTarget), &failed);
+        assert!(matches!(refused, Err(ServiceError::BlockedByTarget)));
+        assert!(verdict(Ok(vec![a_write()]), &Ok(())).is_ok());
+    }
+
+    #[test]
+    fn the_writes_of_one_group_get_distinct_times_in_order() {
+        let at = now();
+        let times: Vec<_> = (0..64).map(|i| distinct(at, i)).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(times[0], at);
+    }
 }

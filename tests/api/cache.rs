@@ -240,7 +240,7 @@ cache_suite! {
     async fn no_fill_may_start_while_a_write_is_between_begin_and_finish(app) {
         let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
         let cache = own_cache(app);
-        cache.begin_write(&[(id(a.id), id(b.id))]).await;
+        assert!(cache.begin_write(&[(id(a.id), id(b.id))]).await, "Redis is up: marked");
         assert_eq!(ticket(&cache, a.id).await, None, "a write is under way for a");
         assert_eq!(ticket(&cache, b.id).await, None, "and for b");
         cache.finish_write(&[PairWrite { a: id(a.id), b: id(b.id), changes: &[] }]).await;
