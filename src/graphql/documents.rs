@@ -4,34 +4,42 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::{parse_query, types::ExecutableDocument};
+use async_graphql::parser::parse_query;
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 
 /// Texts longer than this are parsed each time: the cache is for the queries clients repeat.
 const MAX_KEPT_TEXT: usize = 8 * 1024;
 
-/// The weight budget: a document is counted as its text plus [`DOCUMENT_OVERHEAD`].
+/// The weight budget, in approximate bytes of text and parsed document.
 const CAPACITY: u64 = 4 * 1024 * 1024;
 
-/// A rough size of a small parsed document beside its text.
-const DOCUMENT_OVERHEAD: u64 = 2 * 1024;
+/// A generous size of one parsed field (a positioned node, its name and arguments), so that a
+/// short text with thousands of fields weighs what it holds.
+const SELECTION_BYTES: u64 = 512;
+
+/// A document and what it weighs.
+#[derive(Clone)]
+struct Entry {
+    document: ExecutableDocument,
+    weight: u64,
+}
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
-pub struct DocumentCache(Arc<quick_cache::sync::Cache<String, ExecutableDocument, TextWeight>>);
+pub struct DocumentCache(Arc<quick_cache::sync::Cache<String, Entry, Weight>>);
 
 #[derive(Clone)]
-struct TextWeight;
+struct Weight;
 
-impl quick_cache::Weighter<String, ExecutableDocument> for TextWeight {
-    fn weight(&self, text: &String, _: &ExecutableDocument) -> u64 {
-        text.len() as u64 + DOCUMENT_OVERHEAD
+impl quick_cache::Weighter<String, Entry> for Weight {
+    fn weight(&self, text: &String, entry: &Entry) -> u64 {
+        text.len() as u64 + entry.weight
     }
 }
 
 impl Default for DocumentCache {
     fn default() -> Self {
-        let estimated = (CAPACITY / DOCUMENT_OVERHEAD) as usize;
-        Self(Arc::new(quick_cache::sync::Cache::with_weighter(estimated, CAPACITY, TextWeight)))
+        Self(Arc::new(quick_cache::sync::Cache::with_weighter(1024, CAPACITY, Weight)))
     }
 }
 
@@ -39,13 +47,40 @@ impl DocumentCache {
     /// The document of `text`, from memory when the text was seen before; none if it does not
     /// parse (async-graphql parses it again to report the error).
     pub fn parse(&self, text: &str) -> Option<ExecutableDocument> {
-        if let Some(document) = self.0.get(text) {
-            return Some(document);
+        if let Some(entry) = self.0.get(text) {
+            return Some(entry.document);
         }
         let document = parse_query(text).ok()?;
         if text.len() <= MAX_KEPT_TEXT {
-            self.0.insert(text.to_owned(), document.clone());
+            let fields = sum_over_fields(&document, &|_| 1) as u64;
+            let weight = fields * SELECTION_BYTES;
+            self.0.insert(text.to_owned(), Entry { document: document.clone(), weight });
         }
         Some(document)
     }
+}
+
+/// Sums `per_field` over every field of every operation and fragment of the document.
+pub fn sum_over_fields(
+    document: &ExecutableDocument,
+    per_field: &dyn Fn(&Field) -> usize,
+) -> usize {
+    let operations = document.operations.iter().map(|(_, op)| &op.node.selection_set.node);
+    let fragments = document.fragments.values().map(|f| &f.node.selection_set.node);
+    operations.chain(fragments).map(|set| sum_in(set, per_field)).sum()
+}
+
+fn sum_in(set: &SelectionSet, per_field: &dyn Fn(&Field) -> usize) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                per_field(&field.node) + sum_in(&field.node.selection_set.node, per_field)
+            }
+            Selection::InlineFragment(fragment) => {
+                sum_in(&fragment.node.selection_set.node, per_field)
+            }
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
 }

@@ -8,8 +8,15 @@
 //! and aliases are checked on the parsed document, depth and complexity by the schema's own
 //! limits, whose errors [`recode`] turns into ours.
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::ServerError;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection};
+use async_graphql::{Request, ServerError, ServerResult, Variables};
+
+use super::documents::sum_over_fields;
 
 /// The limits of one schema.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +72,44 @@ impl QueryLimits {
     }
 }
 
+/// The size and alias checks for `/graphql/ws`, where async-graphql runs each message itself
+/// and only an extension sees it (depth and complexity are the schema's own limits there too).
+/// An extension wraps every field's resolution, so `POST /graphql` does without it.
+pub struct WsChecks(pub QueryLimits);
+
+impl ExtensionFactory for WsChecks {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(WsCheck(self.0))
+    }
+}
+
+struct WsCheck(QueryLimits);
+
+#[async_trait::async_trait]
+impl Extension for WsCheck {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.0.check_size(&request.query)?;
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        self.0.check_aliases(&document)?;
+        Ok(document)
+    }
+}
+
 /// The error of a refused query.
 pub fn refusal(limit: &'static str, max: usize) -> ServerError {
     let mut error =
@@ -91,20 +136,5 @@ pub fn introspection_only(document: &ExecutableDocument) -> bool {
 
 /// Aliased fields in every operation and fragment of the document.
 fn aliases(document: &ExecutableDocument) -> usize {
-    let operations = document.operations.iter().map(|(_, op)| &op.node.selection_set.node);
-    let fragments = document.fragments.values().map(|f| &f.node.selection_set.node);
-    operations.chain(fragments).map(aliases_in).sum()
-}
-
-fn aliases_in(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(field) => {
-                usize::from(field.node.alias.is_some()) + aliases_in(&field.node.selection_set.node)
-            }
-            Selection::InlineFragment(fragment) => aliases_in(&fragment.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+    sum_over_fields(document, &|field| usize::from(field.alias.is_some()))
 }

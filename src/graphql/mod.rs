@@ -43,23 +43,31 @@ pub struct Graphql {
     data: FollowSchema,
     /// For queries that only introspect the schema, which its size bounds.
     introspection: FollowSchema,
+    /// For `/graphql/ws`: the data schema with the size and alias checks as an extension.
+    ws: FollowSchema,
     limits: QueryLimits,
     documents: DocumentCache,
 }
 
 impl Graphql {
     pub fn new(limits: QueryLimits, introspection: bool) -> Self {
-        let data = builder(introspection)
-            .limit_depth(limits.max_depth)
-            .limit_complexity(limits.max_complexity)
-            .finish();
-        let introspection = builder(introspection).finish();
-        Self { data, introspection, limits, documents: DocumentCache::default() }
+        let limited = || {
+            builder(introspection)
+                .limit_depth(limits.max_depth)
+                .limit_complexity(limits.max_complexity)
+        };
+        Self {
+            data: limited().finish(),
+            introspection: builder(introspection).finish(),
+            ws: limited().extension(limits::WsChecks(limits)).finish(),
+            limits,
+            documents: DocumentCache::default(),
+        }
     }
 
     /// The schema for `/graphql/ws`.
-    pub fn schema(&self) -> &FollowSchema {
-        &self.data
+    pub fn ws_schema(&self) -> &FollowSchema {
+        &self.ws
     }
 
     /// Executes one request with what it needs: the service, its viewer, and fresh DataLoaders

@@ -35,7 +35,7 @@ pub struct GraphqlState {
 
 /// `/graphql`, `/graphql/assets/{file}` and `/graphql/ws`.
 pub fn router(state: GraphqlState) -> Router {
-    let subscriptions = GraphQLSubscription::new(state.graphql.schema().clone());
+    let subscriptions = GraphQLSubscription::new(state.graphql.ws_schema().clone());
     Router::new()
         .route("/graphql", get(graphiql).post(execute))
         .route("/graphql/assets/{file}", get(asset))
