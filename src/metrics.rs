@@ -9,6 +9,7 @@
 //! | `graphql_operation_duration_seconds` | `operation` | their latency |
 //! | `db_round_trips_total`, `redis_round_trips_total` | | statements and pipelines sent |
 //! | `graphql_request_round_trips` | `to` (`database`, `redis`) | round trips per GraphQL request |
+//! | `write_group_size` | | writes per group (one transaction, one commit) |
 //! | `cache_lookups_total` | `kind`, `result` | users answered from Redis (`hit`) or not |
 //! | `db_pool_connections`, `redis_pool_connections` | `state` | open connections, idle or in use |
 //! | `cache_users_awaiting_repair` | | users whose cached data waits to be forgotten |
@@ -29,6 +30,9 @@ use crate::service::Service;
 /// Round-trip buckets: a batched request makes a handful, whatever its size.
 const TRIP_BUCKETS: [f64; 9] = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 50.0];
 
+/// Write group buckets, up to the largest group (64).
+const GROUP_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
 /// Latency buckets, in seconds: fine below 25 ms, where the service should answer.
 const BUCKETS: [f64; 12] =
     [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -48,6 +52,12 @@ pub fn recorder() -> PrometheusHandle {
                     b.set_buckets_for_metric(
                         Matcher::Full("graphql_request_round_trips".into()),
                         &TRIP_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("write_group_size".into()),
+                        &GROUP_BUCKETS,
                     )
                 })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
