@@ -10,7 +10,9 @@ use async_graphql::parser::types::{ExecutableDocument, Field, Selection, Selecti
 /// Texts longer than this are parsed each time: the cache is for the queries clients repeat.
 const MAX_KEPT_TEXT: usize = 8 * 1024;
 
-/// The weight budget, in approximate bytes of text and parsed document.
+/// The weight budget, in approximate bytes of text and parsed document. quick_cache splits it
+/// over shards and does not keep a document heavier than a shard's share, so no single huge
+/// document can take it over.
 const CAPACITY: u64 = 4 * 1024 * 1024;
 
 /// A generous size of one parsed field (a positioned node, its name and arguments), so that a
@@ -83,4 +85,28 @@ fn sum_in(set: &SelectionSet, per_field: &dyn Fn(&Field) -> usize) -> usize {
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_counted_in_operations_fragments_and_inline_fragments() {
+        let text = "{ me: viewer { id ...F ... on User { name } } } fragment F on User { id name }";
+        let document = parse_query(text).unwrap();
+        assert_eq!(sum_over_fields(&document, &|_| 1), 5);
+        assert_eq!(sum_over_fields(&document, &|field| usize::from(field.alias.is_some())), 1);
+    }
+
+    #[test]
+    fn a_short_text_with_many_fields_weighs_its_fields_not_its_text() {
+        let text = format!("{{ viewer {{ {} }} }}", "id ".repeat(100));
+        let cache = DocumentCache::default();
+        assert!(cache.parse(&text).is_some());
+        let weight = cache.0.weight();
+        assert!(weight >= 100 * SELECTION_BYTES && weight > 100 * text.len() as u64, "{weight}");
+        assert!(cache.parse("{ viewer {").is_none(), "a text that does not parse is not kept");
+        assert_eq!(cache.0.len(), 1);
+    }
 }

@@ -247,3 +247,14 @@ cache_suite! {
         assert!(ticket(&cache, a.id).await.is_some(), "finished: fills may go on");
     }
 }
+
+/// The service finishes a write in the cache only if its marks were set: lifting marks it never
+/// set would lift another write's. So an unreachable Redis must say so and take reads off it.
+#[tokio::test]
+async fn a_write_mark_that_cannot_reach_redis_says_so_and_takes_reads_off_the_cache() {
+    let url = format!("redis://127.0.0.1:{}", crate::helpers::free_port());
+    let cache = followgraph::cache::Cache::connect(&url, Default::default()).unwrap();
+    assert!(cache.readable());
+    assert!(!cache.begin_write(&[(id(1), id(2))]).await, "nothing was marked");
+    assert!(!cache.readable(), "the users are dirty: reads bypass Redis");
+}
