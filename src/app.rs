@@ -18,9 +18,9 @@ use crate::cache::{Cache, CacheOptions};
 use crate::config::Config;
 use crate::db::demo::FIRST_DEMO_USER;
 use crate::db::{DbError, Store};
-use crate::graphql::routes::GraphqlState;
+use crate::graphql::http::GraphqlState;
 use crate::health::Draining;
-use crate::ratelimit::{self, RateLimit};
+use crate::ratelimit::{self, RateLimit, Refusal};
 use crate::rest::{BodyLimit, RestState};
 use crate::service::Service;
 use crate::{graphql, health, metrics, rest};
@@ -75,7 +75,7 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
         None
     };
     let draining = Draining::default();
-    let graphiql = graphql::routes::graphiql_page(dev_token.as_deref());
+    let graphiql = graphql::http::graphiql_page(dev_token.as_deref());
     let router = router(service.clone(), auth, config, draining.clone(), graphiql);
     Ok(App { router, service, dev_token, draining })
 }
@@ -88,29 +88,45 @@ pub fn router(
     draining: Draining,
     graphiql: Bytes,
 ) -> Router {
+    let rate_limit = RateLimit::new(config.rate_limit_per_minute, auth.keys().clone());
+    let graphql = graphql::Graphql::new(
+        config.query_limits,
+        config.introspection,
+        config.persisted_queries.clone(),
+    );
     let graphql_state = GraphqlState {
-        graphql: graphql::Graphql::new(config.query_limits, config.introspection),
+        graphql,
         auth: auth.clone(),
         service: service.clone(),
+        rate_limit: rate_limit.clone(),
         expose_round_trips: config.expose_round_trips,
         max_body_bytes: config.max_body_bytes,
         graphiql,
     };
     // Each transport reads and limits its own bodies, to refuse an oversized one in its own form.
     let body_limit = BodyLimit(config.max_body_bytes);
-    let limit = RateLimit::new(config.rate_limit_per_minute, auth.keys().clone());
     let rest = rest::router(RestState { service: service.clone(), auth, body_limit });
-    let routes = Router::new()
-        .merge(graphql::routes::router(graphql_state))
+    let graphql = graphql::http::router(graphql_state);
+    // Each transport refuses a client over its rate in its own form; health and metrics are not
+    // limited. Inside the metrics layer, so that refusals are counted too.
+    let (graphql, rest) = match rate_limit {
+        Some(limit) => (
+            graphql.layer(middleware::from_fn_with_state(
+                (limit.clone(), graphql::http::too_many as Refusal),
+                ratelimit::limit,
+            )),
+            rest.layer(middleware::from_fn_with_state(
+                (limit, rest::too_many as Refusal),
+                ratelimit::limit,
+            )),
+        ),
+        None => (graphql, rest),
+    };
+    Router::new()
+        .merge(graphql)
         .merge(rest)
         .merge(health::router(service.clone(), draining))
-        .merge(metrics::router(service));
-    // Inside the metrics layer, so that refusals are counted too.
-    let routes = match limit {
-        Some(limit) => routes.layer(middleware::from_fn_with_state(limit, ratelimit::limit)),
-        None => routes,
-    };
-    routes
+        .merge(metrics::router(service))
         .layer(middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(CompressionLayer::new())

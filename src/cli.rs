@@ -85,6 +85,14 @@ pub struct Settings {
     /// Whether GraphQL introspection (and field suggestions) are on; GraphiQL needs them.
     #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
+    /// Persisted queries: `apq` (Apollo's automatic persisted queries, shared through Redis when
+    /// configured), `only` (trusted documents: only those of PERSISTED_QUERIES_FILE run), `off`.
+    #[arg(long, env = "PERSISTED_QUERIES", global = true, value_enum, default_value_t = PersistedMode::Apq)]
+    pub persisted_queries: PersistedMode,
+    /// The trusted documents for `PERSISTED_QUERIES=only`: a JSON map of sha256 → document, or
+    /// an Apollo persisted query manifest.
+    #[arg(long, env = "PERSISTED_QUERIES_FILE", global = true)]
+    pub persisted_queries_file: Option<std::path::PathBuf>,
     /// Report each GraphQL response's database and Redis round trips in
     /// `extensions.roundTrips`.
     #[arg(long, env = "EXPOSE_ROUND_TRIPS", global = true)]
@@ -92,6 +100,13 @@ pub struct Settings {
     /// Log format: human-readable lines or one JSON object per line.
     #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersistedMode {
+    Apq,
+    Only,
+    Off,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

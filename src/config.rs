@@ -2,13 +2,14 @@
 //! development mode (no secret) only ever listens on loopback.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::cli::Settings;
+use crate::cli::{PersistedMode, Settings};
 use crate::db::StoreOptions;
-use crate::graphql::QueryLimits;
+use crate::graphql::{Manifest, ManifestError, PersistedQueries, QueryLimits};
 
 /// Where the embedded default keeps its data: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://followgraph.db";
@@ -39,6 +40,8 @@ pub struct Config {
     pub query_limits: QueryLimits,
     /// GraphQL introspection and field suggestions.
     pub introspection: bool,
+    /// How persisted queries are taken (with the trusted documents, in `only` mode).
+    pub persisted_queries: PersistedQueries,
     /// Adds `extensions.roundTrips` to GraphQL responses (for tests and diagnosis).
     pub expose_round_trips: bool,
     pub store: StoreOptions,
@@ -54,6 +57,10 @@ pub enum ConfigError {
     InsecureListen(SocketAddr),
     #[error("JWT_SECRET is set but empty")]
     EmptySecret,
+    #[error("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE, the documents that may run")]
+    NoManifest,
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
 }
 
 impl Config {
@@ -88,12 +95,25 @@ impl Config {
                 max_complexity: settings.graphql_max_complexity,
             },
             introspection: settings.graphql_introspection,
+            persisted_queries: persisted_queries(settings)?,
             store: StoreOptions {
                 max_connections: settings.database_max_connections.max(1),
                 ..StoreOptions::default()
             },
         })
     }
+}
+
+/// The persisted-query mode, with its manifest read and checked when trusted documents are on.
+fn persisted_queries(settings: &Settings) -> Result<PersistedQueries, ConfigError> {
+    Ok(match settings.persisted_queries {
+        PersistedMode::Off => PersistedQueries::Off,
+        PersistedMode::Apq => PersistedQueries::Automatic,
+        PersistedMode::Only => {
+            let path = settings.persisted_queries_file.as_ref().ok_or(ConfigError::NoManifest)?;
+            PersistedQueries::Only(Arc::new(Manifest::load(path)?))
+        }
+    })
 }
 
 /// A secret that lives as long as the process: tokens from an earlier run stop working.

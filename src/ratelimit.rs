@@ -1,7 +1,7 @@
 //! A request rate limit per client: per viewer when the request carries a valid token, else per
-//! TCP peer address. Over the limit, a request is answered 429 with `Retry-After`, in GraphQL's
-//! form on `/graphql` (`extensions.code = "RATE_LIMITED"`) and in the legacy form elsewhere,
-//! before any database or Redis work. Health and metrics routes are not limited.
+//! TCP peer address. Each transport applies it with its own refusal (GraphQL's form, the legacy
+//! form), before any database or Redis work; the WebSocket transport counts each operation.
+//! Health and metrics routes are not limited.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -9,20 +9,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde_json::json;
 
 use crate::auth::token::TokenKeys;
+use crate::domain::ids::UserId;
 
 /// Who a request counts against.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Client {
-    Viewer(i64),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Client {
+    Viewer(UserId),
     Address(IpAddr),
 }
 
@@ -37,6 +36,10 @@ pub struct RateLimit {
 /// How often (in requests) the limiter forgets clients that have been quiet long enough.
 const FORGET_EVERY: u64 = 4096;
 
+/// How a transport answers a request over the limit: given the request's headers (for its media
+/// type) and the whole seconds to wait.
+pub type Refusal = fn(&HeaderMap, u64) -> Response;
+
 impl RateLimit {
     /// `per_minute` requests a minute for each client, in bursts of up to as many; `None` when
     /// the limit is off (0).
@@ -46,51 +49,42 @@ impl RateLimit {
         Some(Self { limiter, keys, seen: Arc::new(AtomicU64::new(0)) })
     }
 
-    fn client(&self, request: &Request, peer: IpAddr) -> Client {
-        let viewer = request
-            .headers()
+    /// The client of a request: the viewer of a valid token (checked by signature only, which is
+    /// cheap), else the peer's address.
+    pub fn client(&self, headers: &HeaderMap, peer: IpAddr) -> Client {
+        let viewer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(crate::auth::bearer)
             .and_then(|jwt| self.keys.decode(jwt).ok());
-        viewer.map_or(Client::Address(peer), |claims| Client::Viewer(claims.user_id.get()))
+        viewer.map_or(Client::Address(peer), |claims| Client::Viewer(claims.user_id))
+    }
+
+    /// Counts one request of `client`; over the limit, the whole seconds until it may come back.
+    pub fn check(&self, client: Client) -> Result<(), u64> {
+        if self.seen.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == 0 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&client).map_err(|not_until| {
+            not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1
+        })
     }
 }
 
-/// The middleware.
+/// The middleware; its state is the limit and the transport's refusal.
 pub async fn limit(
-    State(limit): State<RateLimit>,
+    State((limit, refuse)): State<(RateLimit, Refusal)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
-        return next.run(request).await;
-    }
-    if limit.seen.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == 0 {
-        limit.limiter.retain_recent();
-    }
-    let client = limit.client(&request, peer.ip());
-    match limit.limiter.check_key(&client) {
+    let client = limit.client(request.headers(), peer.ip());
+    match limit.check(client) {
         Ok(()) => next.run(request).await,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            too_many(path.starts_with("/graphql"), wait.as_secs() + 1)
+        Err(retry_after) => {
+            let mut response = refuse(request.headers(), retry_after);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
         }
     }
-}
-
-fn too_many(graphql: bool, retry_after_secs: u64) -> Response {
-    let body = if graphql {
-        json!({ "data": null, "errors": [{
-            "message": "Too many requests; retry later.",
-            "extensions": { "code": "RATE_LIMITED", "retryAfter": retry_after_secs },
-        }] })
-    } else {
-        json!({ "message": "Too many requests." })
-    };
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-    response
 }

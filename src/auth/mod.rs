@@ -5,12 +5,13 @@
 pub mod token;
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderMap};
 
 use crate::domain::ids::UserId;
 use crate::service::{Service, ServiceError};
-use token::{TokenError, TokenKeys};
+use token::{TokenError, TokenKeys, EXP_LEEWAY_SECS};
 
 /// Why a request could not act for a user.
 #[derive(Debug, thiserror::Error)]
@@ -62,17 +63,32 @@ impl Authenticator {
     pub async fn required_viewer(&self, headers: &HeaderMap) -> Result<UserId, AuthError> {
         let value = headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
         let raw = value.to_str().map_err(|_| TokenError::Malformed)?;
-        let jwt = bearer(raw).ok_or(TokenError::Malformed)?;
+        Ok(self.session(raw).await?.viewer)
+    }
+
+    /// The session an `Authorization` value (`Bearer <jwt>`) opens: its user must exist, and the
+    /// token must be an access token.
+    pub async fn session(&self, authorization: &str) -> Result<Session, AuthError> {
+        let jwt = bearer(authorization).ok_or(TokenError::Malformed)?;
         let claims = self.keys.decode(jwt)?;
         if claims.refresh {
             return Err(AuthError::Refresh);
         }
+        let expires_at = UNIX_EPOCH + Duration::from_secs(claims.expires_at + EXP_LEEWAY_SECS);
         match self.service.user_exists(claims.user_id).await {
-            Ok(true) => Ok(claims.user_id),
+            Ok(true) => Ok(Session { viewer: claims.user_id, expires_at }),
             Ok(false) => Err(AuthError::UnknownUser),
             Err(e) => Err(AuthError::Lookup(e)),
         }
     }
+}
+
+/// What an accepted token allows: acting as `viewer` until `expires_at` (its `exp` plus the
+/// leeway every check allows), after which a long-lived connection must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    pub viewer: UserId,
+    pub expires_at: SystemTime,
 }
 
 /// The token of a `Bearer` credential (the scheme is case-insensitive, as RFC 7235 says).

@@ -35,6 +35,8 @@ pub struct Claims {
     pub user_id: UserId,
     /// Set for refresh tokens, which must not act as access tokens.
     pub refresh: bool,
+    /// The `exp` claim, in Unix seconds.
+    pub expires_at: u64,
 }
 
 /// The claims as they travel; loose on purpose, checked in [`TokenKeys::decode`].
@@ -46,6 +48,8 @@ struct WireClaims {
     refresh: Value,
     #[serde(default)]
     is_refresh: Value,
+    #[serde(default)]
+    exp: Value,
 }
 
 #[derive(Serialize)]
@@ -83,7 +87,9 @@ impl TokenKeys {
         let claims = data.claims;
         let user_id = UserId::from_json(&claims.user_id).map_err(|_| TokenError::BadUserId)?;
         let refresh = flag(&claims.refresh)? || flag(&claims.is_refresh)?;
-        Ok(Claims { user_id, refresh })
+        // jsonwebtoken has checked that `exp` is a number in the future (within the leeway).
+        let expires_at = claims.exp.as_f64().map_or(0, |exp| exp as u64);
+        Ok(Claims { user_id, refresh, expires_at })
     }
 
     /// An access token for `user_id`, valid for `ttl`, in the legacy app's exact form.
@@ -119,7 +125,10 @@ mod tests {
     fn a_minted_token_decodes_to_its_user() {
         let id = UserId::new(42).unwrap();
         let token = keys().mint(id, Duration::from_secs(60)).unwrap();
-        assert_eq!(keys().decode(&token).unwrap(), Claims { user_id: id, refresh: false });
+        let claims = keys().decode(&token).unwrap();
+        assert_eq!((claims.user_id, claims.refresh), (id, false));
+        let in_a_minute = jsonwebtoken::get_current_timestamp() + 60;
+        assert!((in_a_minute - 2..=in_a_minute).contains(&claims.expires_at));
     }
 
     #[test]

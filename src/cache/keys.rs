@@ -48,3 +48,8 @@ pub fn generation(id: UserId) -> String {
 pub fn pending(id: UserId) -> String {
     format!("fg:{{{id}}}:pending")
 }
+
+/// Own: a persisted GraphQL document, by the hex SHA-256 of its text (APQ).
+pub fn document(hash: &str) -> String {
+    format!("fg:apq:{hash}")
+}

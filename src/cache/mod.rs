@@ -3,6 +3,7 @@
 //! outlives an outage. docs/cache.md explains the protocol and why it is race-free. Beside it,
 //! `profiles.rs` keeps user profiles in process memory for a short time.
 
+mod documents;
 mod health;
 pub mod keys;
 mod profiles;

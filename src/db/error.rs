@@ -1,4 +1,6 @@
-//! The storage layer's one error type.
+//! The storage layer's one error type, and the one table that decides which failures mean "the
+//! database is unavailable" (retry later: 503 / `SERVICE_UNAVAILABLE`) rather than "this
+//! statement is wrong" (a bug or a broken schema: 500 / `INTERNAL`).
 
 /// Why a storage call failed. The split matters to callers: an outage is retryable and answers
 /// "service unavailable"; anything else is a bug or a broken schema and answers "internal".
@@ -31,24 +33,67 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// PostgreSQL SQLSTATEs that mean the server cannot serve us now, whatever we sent. An entry of
+/// two characters is a whole class. Everything else (syntax, constraint, type errors) is a bug.
+const POSTGRES_UNAVAILABLE: &[(&str, &str)] = &[
+    ("08", "connection exception: the connection could not be made or broke"),
+    ("53", "insufficient resources: too many connections, out of memory or disk"),
+    ("57P01", "admin shutdown: the server is stopping"),
+    ("57P02", "crash shutdown: another backend crashed and the server is restarting"),
+    ("57P03", "cannot connect now: the server is starting up or recovering"),
+    ("57P04", "database dropped"),
+    ("57014", "query canceled: the statement timeout cut it (a lock held too long, or overload)"),
+    ("3D000", "invalid catalog name: the database is missing (renamed or dropped)"),
+    ("28000", "invalid authorization: the role is missing or may not connect"),
+    ("28P01", "invalid password: the role's password changed"),
+];
+
+/// SQLite primary result codes (the low byte of the extended code) that mean another process
+/// holds the file: a retry later succeeds.
+const SQLITE_UNAVAILABLE: &[(i64, &str)] = &[
+    (5, "SQLITE_BUSY: another connection holds the write lock past the busy timeout"),
+    (6, "SQLITE_LOCKED: a table is locked by another connection"),
+];
+
+/// Whether `err` means the database is unavailable rather than the statement wrong.
 fn is_outage(err: &sqlx::Error) -> bool {
     match err {
+        // The driver's own view: the socket, TLS, the pool or its worker.
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        // Class 08 is "connection exception", 57P0x "operator intervention" (shutdown, crash),
-        // 53xxx "insufficient resources", 57014 a statement cut by the statement timeout (a
-        // lock or the server too slow); SQLite reports a busy or locked file as 5 and 6.
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08")
-                || code.starts_with("57P0")
-                || code == "57014"
-                || code.starts_with("53")
-                || code == "5"
-                || code == "6"
-        }),
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                let primary = code.parse::<i64>().map_or(-1, |c| c & 0xff);
+                SQLITE_UNAVAILABLE.iter().any(|(c, _)| *c == primary)
+            } else {
+                POSTGRES_UNAVAILABLE.iter().any(|(c, _)| code.starts_with(c))
+            }
+        }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_entries_are_classes_or_whole_codes() {
+        for (code, why) in POSTGRES_UNAVAILABLE {
+            assert!(code.len() == 2 || code.len() == 5, "{code}: {why}");
+        }
+    }
+
+    #[test]
+    fn driver_failures_are_outages_and_decoding_failures_are_bugs() {
+        assert!(is_outage(&sqlx::Error::PoolTimedOut));
+        assert!(is_outage(&sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into())));
+        assert!(!is_outage(&sqlx::Error::RowNotFound));
+        assert!(!is_outage(&sqlx::Error::ColumnNotFound("x".into())));
     }
 }

@@ -2,12 +2,12 @@
 //! the total all come through the request's DataLoader, so a list of N connections costs the same
 //! few round trips as one.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::context;
 use super::error::bad_input;
-use super::loaders::{CountsOf, GraphLoader, PageOf};
+use super::loaders::{CountsOf, PageOf};
 use super::user::User;
 use crate::domain::ids::UserId;
 use crate::domain::page::{Cursor, Page, PageRequest, Side};
@@ -59,7 +59,7 @@ pub async fn load(
     after: Option<String>,
 ) -> Result<UserConnection> {
     let request = page_request(first, after)?;
-    let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+    let loader = context::loader(ctx)?;
     let key = PageOf { owner, side, request };
     let page = loader.load_one(key).await.map_err(|e| e.extend())?.unwrap_or_default();
     Ok(UserConnection { owner, side, page, has_previous: request.after.is_some() })
@@ -111,7 +111,7 @@ impl UserConnection {
 
     /// The whole list's length, exact at every moment.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+        let loader = context::loader(ctx)?;
         let counts = loader.load_one(CountsOf(self.owner)).await.map_err(|e| e.extend())?;
         let counts = counts.unwrap_or_default();
         Ok(match self.side {
@@ -124,7 +124,7 @@ impl UserConnection {
 impl UserConnection {
     /// The users on the page, in page order; `None` where `user_basic` has no such user.
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<Option<User>>> {
-        let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+        let loader = context::loader(ctx)?;
         let ids = self.page.entries.iter().map(|e| e.user);
         let found = loader.load_many(ids).await.map_err(|e| e.extend())?;
         Ok(self.page.entries.iter().map(|e| found.get(&e.user).cloned().map(User)).collect())

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::parser::{parse_query, Error as ParseError};
 
 /// Texts longer than this are parsed each time: the cache is for the queries clients repeat.
 const MAX_KEPT_TEXT: usize = 8 * 1024;
@@ -46,19 +46,19 @@ impl Default for DocumentCache {
 }
 
 impl DocumentCache {
-    /// The document of `text`, from memory when the text was seen before; none if it does not
-    /// parse (async-graphql parses it again to report the error).
-    pub fn parse(&self, text: &str) -> Option<ExecutableDocument> {
+    /// The document of `text`, from memory when the text was seen before. A text that does not
+    /// parse is not kept.
+    pub fn parse(&self, text: &str) -> Result<ExecutableDocument, ParseError> {
         if let Some(entry) = self.0.get(text) {
-            return Some(entry.document);
+            return Ok(entry.document);
         }
-        let document = parse_query(text).ok()?;
+        let document = parse_query(text)?;
         if text.len() <= MAX_KEPT_TEXT {
             let fields = sum_over_fields(&document, &|_| 1) as u64;
             let weight = fields * SELECTION_BYTES;
             self.0.insert(text.to_owned(), Entry { document: document.clone(), weight });
         }
-        Some(document)
+        Ok(document)
     }
 }
 
@@ -103,10 +103,10 @@ mod tests {
     fn a_short_text_with_many_fields_weighs_its_fields_not_its_text() {
         let text = format!("{{ viewer {{ {} }} }}", "id ".repeat(100));
         let cache = DocumentCache::default();
-        assert!(cache.parse(&text).is_some());
+        assert!(cache.parse(&text).is_ok());
         let weight = cache.0.weight();
         assert!(weight >= 100 * SELECTION_BYTES && weight > 100 * text.len() as u64, "{weight}");
-        assert!(cache.parse("{ viewer {").is_none(), "a text that does not parse is not kept");
+        assert!(cache.parse("{ viewer {").is_err(), "a text that does not parse is not kept");
         assert_eq!(cache.0.len(), 1);
     }
 }

@@ -1,16 +1,26 @@
-//! The GraphQL API for frontend clients. Everything here but `routes.rs` is plain
-//! async-graphql: resolvers translate between the schema and the service layer and hold no rule.
+//! The GraphQL API for frontend clients. Everything here but `http/` is plain async-graphql:
+//! resolvers translate between the schema and the service layer and hold no rule. `http/` is
+//! the axum glue: GraphQL over HTTP (POST and GET), over WebSocket, and GraphiQL.
+//!
+//! Every transport runs a request in two steps: [`Graphql::admit`] (persisted queries, size,
+//! parse, aliases, depth, introspection: all before any database or Redis work for data) and
+//! [`Graphql::run`] (execution, with a fresh DataLoader). Between them the transport checks that
+//! the operation's kind is one it carries (no mutation over GET).
 
 mod connection;
+mod context;
 mod documents;
 mod error;
+pub mod http;
 mod input;
 mod limits;
 mod loaders;
 mod mutation;
+mod node;
 mod observe;
+mod persisted;
 mod query;
-pub mod routes;
+mod request;
 mod scheduling;
 mod user;
 mod viewer;
@@ -18,7 +28,8 @@ mod viewer;
 use std::time::{Duration, Instant};
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, Request, Response, Schema, ServerError};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{EmptySubscription, Response, Schema, ServerError, Variables};
 
 use crate::domain::ids::UserId;
 use crate::service::Service;
@@ -26,10 +37,12 @@ use documents::DocumentCache;
 use loaders::GraphLoader;
 use mutation::MutationRoot;
 use query::QueryRoot;
+use request::GraphqlRequest;
 use scheduling::PassTracker;
+use viewer::Viewer;
 
 pub use limits::QueryLimits;
-use viewer::Viewer;
+pub use persisted::{Manifest, ManifestError, PersistedQueries};
 
 /// The schema type served at `/graphql`.
 pub type FollowSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -39,95 +52,120 @@ pub type FollowSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 /// a database. Cheap to clone.
 #[derive(Clone)]
 pub struct Graphql {
-    /// For every query that reads data: depth and complexity limited.
-    data: FollowSchema,
-    /// For queries that only introspect the schema, which its size bounds.
-    introspection: FollowSchema,
-    /// For `/graphql/ws`: the data schema with the size and alias checks as an extension.
-    ws: FollowSchema,
+    /// Complexity-limited by async-graphql; depth is checked in [`Graphql::admit`], where
+    /// introspection-only documents get their own bound.
+    schema: FollowSchema,
     limits: QueryLimits,
+    introspection: bool,
+    persisted: PersistedQueries,
     documents: DocumentCache,
 }
 
+/// A request that passed every check made before execution, with its parsed document.
+pub struct Admitted {
+    request: async_graphql::Request,
+    kind: Option<OperationType>,
+    /// The operation's label in the metrics.
+    label: String,
+}
+
+impl Admitted {
+    /// Whether the request runs a query, a mutation or a subscription; `None` when the document
+    /// does not say which operation runs (execution then reports it).
+    pub fn kind(&self) -> Option<OperationType> {
+        self.kind
+    }
+}
+
 impl Graphql {
-    pub fn new(limits: QueryLimits, introspection: bool) -> Self {
-        let limited = || {
-            builder(introspection)
-                .limit_depth(limits.max_depth)
-                .limit_complexity(limits.max_complexity)
+    pub fn new(limits: QueryLimits, introspection: bool, persisted: PersistedQueries) -> Self {
+        let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+            .limit_complexity(limits.max_complexity);
+        let builder = if introspection {
+            builder
+        } else {
+            builder.disable_introspection().disable_suggestions()
         };
-        Self {
-            data: limited().finish(),
-            introspection: builder(introspection).finish(),
-            ws: limited().extension(limits::WsChecks(limits)).finish(),
-            limits,
-            documents: DocumentCache::default(),
-        }
+        let schema = builder.finish();
+        Self { schema, limits, introspection, persisted, documents: DocumentCache::default() }
     }
 
-    /// The schema for `/graphql/ws`.
-    pub fn ws_schema(&self) -> &FollowSchema {
-        &self.ws
-    }
-
-    /// Executes one request with what it needs: the service, its viewer, and fresh DataLoaders
-    /// (nothing is cached from one request to the next) whose batches stay whole.
-    pub async fn execute(
+    /// Applies the persisted-query rules and every limit that needs no execution, and parses the
+    /// document (once per distinct text: parsed documents are kept).
+    pub async fn admit(
         &self,
-        request: Request,
+        request: GraphqlRequest,
+        service: &Service,
+    ) -> Result<Admitted, ServerError> {
+        let text = self.persisted.document(&request, service).await?;
+        self.limits.check_size(&text)?;
+        let document = self
+            .documents
+            .parse(&text)
+            .map_err(|err| limits::parser_refusal(err, self.limits.max_depth))?;
+        self.limits.check_document(&document, self.introspection)?;
+        let kind = operation_kind(&document, request.operation_name.as_deref());
+        let label = observe::operation_name(&document);
+        let variables = request.variables.map(serde_json::Value::Object).unwrap_or_default();
+        let mut admitted =
+            async_graphql::Request::new(text).variables(Variables::from_json(variables));
+        admitted.operation_name = request.operation_name;
+        admitted.set_parsed_query(document);
+        Ok(Admitted { request: admitted, kind, label })
+    }
+
+    /// Executes an admitted request with what it needs: the service, its viewer, and a fresh
+    /// DataLoader (nothing is cached from one request to the next) whose batches stay whole.
+    pub async fn run(
+        &self,
+        admitted: Admitted,
         service: &Service,
         viewer: Option<UserId>,
     ) -> Response {
         let started = Instant::now();
-        let (schema, request, operation) = match self.admit(request) {
-            Ok(admitted) => admitted,
-            Err(refusal) => {
-                let response = Response::from_errors(vec![refusal]);
-                observe::record(None, &response, started);
-                return response;
-            }
-        };
         let passes = PassTracker::default();
         let loader = DataLoader::new(GraphLoader::new(service.clone(), viewer), passes.spawner())
             .delay(Duration::ZERO);
-        let request = request.data(service.clone()).data(Viewer(viewer)).data(loader);
-        let mut response = passes.run(schema.execute(request)).await;
+        let request = admitted.request.data(service.clone()).data(Viewer(viewer)).data(loader);
+        let mut response = passes.run(self.schema.execute(request)).await;
         self.limits.recode(&mut response.errors);
-        observe::record(operation, &response, started);
+        observe::record(Some(admitted.label), &response, started);
         response
     }
 
-    /// Checks the request against the limits that need no schema, attaches its parsed document
-    /// and picks the schema that runs it. Returns the operation's name for the metrics.
-    fn admit(
-        &self,
-        mut request: Request,
-    ) -> Result<(&FollowSchema, Request, Option<String>), ServerError> {
-        self.limits.check_size(&request.query)?;
-        let Some(document) = self.documents.parse(&request.query) else {
-            return Ok((&self.data, request, None));
-        };
-        self.limits.check_aliases(&document)?;
-        let schema =
-            if limits::introspection_only(&document) { &self.introspection } else { &self.data };
-        let operation = observe::operation_name(&document);
-        request.set_parsed_query(document);
-        Ok((schema, request, Some(operation)))
+    /// The response of a request refused before execution, counted in the metrics.
+    pub fn refused(&self, error: ServerError) -> Response {
+        let response = Response::from_errors(vec![error]);
+        observe::record(None, &response, Instant::now());
+        response
     }
 }
 
-fn builder(
-    introspection: bool,
-) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription);
-    if introspection {
-        builder
-    } else {
-        builder.disable_introspection().disable_suggestions()
+/// The kind of the operation that `operation_name` (or the only operation) selects.
+fn operation_kind(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), None) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
     }
 }
 
 /// The SDL of the schema, as `followgraph schema` prints it and `schema.graphql` stores it.
 pub fn sdl() -> String {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish().sdl()
+}
+
+/// Whether a response is that of a request that never ran: no data, and only errors that belong
+/// to no field (parse, validation, variables, limits, credentials). A transport answers these
+/// with a 4xx status where its media type says so.
+pub fn never_ran(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
 }

@@ -2,6 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, Result, SimpleObject, ID};
 
+use super::context;
 use super::input;
 use super::query::load_user;
 use super::user::User;
@@ -80,7 +81,7 @@ impl MutationRoot {
 async fn act(ctx: &Context<'_>, action: Action, target: &ID) -> Result<(ID, UserId)> {
     let viewer = require_viewer(ctx)?;
     let id = input::user_id(target)?;
-    let service = ctx.data::<Service>()?;
+    let service = context::state::<Service>(ctx)?;
     service.apply(action, viewer, id).await.map_err(|e| e.extend())?;
     Ok((ID(id.to_string()), id))
 }

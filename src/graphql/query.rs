@@ -1,12 +1,12 @@
-//! Query root: the viewer and users by id.
+//! Query root: the viewer, users by id (also as Relay nodes) and the viewer's lists.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
 
 use super::connection::{self, UserConnection};
+use super::context;
 use super::error::{bad_input, unauthenticated};
 use super::input;
-use super::loaders::GraphLoader;
+use super::node::Node;
 use super::user::User;
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
@@ -33,13 +33,20 @@ impl QueryRoot {
     /// Users by id, in the order asked; null for each id that names nobody. At most 100 ids.
     #[graphql(complexity = "ids.len().max(1) * child_complexity")]
     async fn users(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<User>>> {
-        if ids.len() > MAX_IDS {
-            return Err(bad_input(format!("At most {MAX_IDS} ids per call.")));
-        }
-        let ids = input::user_ids(&ids)?;
-        let loader = ctx.data::<DataLoader<GraphLoader>>()?;
-        let found = loader.load_many(ids.iter().copied()).await.map_err(|e| e.extend())?;
-        Ok(ids.iter().map(|id| found.get(id).cloned().map(User)).collect())
+        load_users(ctx, &ids).await
+    }
+
+    /// Any object by its id (Relay); null when there is none.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        Ok(load_user(ctx, input::user_id(&id)?).await?.map(Node::User))
+    }
+
+    /// Objects by id (Relay), in the order asked; null for each id that names nothing. At most
+    /// 100 ids.
+    #[graphql(complexity = "ids.len().max(1) * child_complexity")]
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        let users = load_users(ctx, &ids).await?;
+        Ok(users.into_iter().map(|user| user.map(Node::User)).collect())
     }
 
     /// The viewer's followings, newest follow first. Needs a viewer.
@@ -67,8 +74,18 @@ impl QueryRoot {
     }
 }
 
+async fn load_users(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<User>>> {
+    if ids.len() > MAX_IDS {
+        return Err(bad_input(format!("At most {MAX_IDS} ids per call.")));
+    }
+    let ids = input::user_ids(ids)?;
+    let loader = context::loader(ctx)?;
+    let found = loader.load_many(ids.iter().copied()).await.map_err(|e| e.extend())?;
+    Ok(ids.iter().map(|id| found.get(id).cloned().map(User)).collect())
+}
+
 pub(super) async fn load_user(ctx: &Context<'_>, id: UserId) -> Result<Option<User>> {
-    let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+    let loader = context::loader(ctx)?;
     let profile = loader.load_one(id).await.map_err(|e| e.extend())?;
     Ok(profile.map(User))
 }

@@ -1,11 +1,11 @@
 //! The `User` type. Its list-shaped fields go through the request's DataLoader, so a list of N
 //! users costs one query per field kind, not N.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
 
 use super::connection::{self, UserConnection};
-use super::loaders::{CountsOf, FlagsOf, GraphLoader};
+use super::context;
+use super::loaders::{CountsOf, FlagsOf};
 use super::viewer::require_viewer;
 use crate::domain::page::Side;
 use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
@@ -16,7 +16,7 @@ pub struct User(pub UserProfile);
 #[Object]
 impl User {
     /// The user's id (a positive integer, as a string).
-    async fn id(&self) -> ID {
+    pub(super) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
@@ -80,14 +80,14 @@ impl User {
 
 impl User {
     async fn counts(&self, ctx: &Context<'_>) -> Result<FollowCounts> {
-        let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+        let loader = context::loader(ctx)?;
         let counts = loader.load_one(CountsOf(self.0.id)).await.map_err(|e| e.extend())?;
         Ok(counts.unwrap_or_default())
     }
 
     async fn flags(&self, ctx: &Context<'_>) -> Result<ViewerFlags> {
         require_viewer(ctx)?;
-        let loader = ctx.data::<DataLoader<GraphLoader>>()?;
+        let loader = context::loader(ctx)?;
         let flags = loader.load_one(FlagsOf(self.0.id)).await.map_err(|e| e.extend())?;
         Ok(flags.unwrap_or_default())
     }

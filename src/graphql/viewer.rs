@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Result};
 
+use super::context;
 use super::error::unauthenticated;
 use crate::domain::ids::UserId;
 
@@ -10,5 +11,5 @@ pub struct Viewer(pub Option<UserId>);
 
 /// The viewer's id for a field that acts for or about the viewer: the guard of every such field.
 pub fn require_viewer(ctx: &Context<'_>) -> Result<UserId> {
-    ctx.data::<Viewer>()?.0.ok_or_else(unauthenticated)
+    context::state::<Viewer>(ctx)?.0.ok_or_else(unauthenticated)
 }

@@ -1,7 +1,7 @@
 //! The legacy JSON envelope and the one mapping from errors to legacy status codes and bodies.
 //! Messages are the Flask app's, word for word, because legacy clients match on them.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -23,6 +23,13 @@ pub fn ok() -> Response {
 /// `{"target": id}`: what follow and blacklist answer with 201.
 pub fn created_target(target: UserId) -> Response {
     ok_with(StatusCode::CREATED, json!({ "target": target.get() }))
+}
+
+/// 429 `{"message": "Too many requests."}`: a legacy client over its rate (the rate limiter adds
+/// `Retry-After`).
+pub fn too_many(_headers: &HeaderMap, _retry_after: u64) -> Response {
+    (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "message": "Too many requests." })))
+        .into_response()
 }
 
 /// Every way a legacy request fails, with the legacy answer for each.

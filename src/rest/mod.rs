@@ -8,6 +8,7 @@ mod extract;
 mod followings;
 mod lists;
 
+pub use envelope::too_many;
 pub use extract::BodyLimit;
 
 use axum::extract::FromRef;

@@ -3,6 +3,7 @@
 //! this layer too: transports never know whether an answer came from Redis.
 
 mod counts;
+mod documents;
 mod error;
 mod group;
 mod lists;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use crate::cache::{Cache, ProfileCache};
 use crate::db::{DbError, Store};
+use documents::LocalDocuments;
 use group::WriteQueue;
 use meter::Meter;
 
@@ -40,6 +42,7 @@ struct Shared {
     store: Store,
     cache: Option<Cache>,
     profiles: ProfileCache,
+    documents: LocalDocuments,
     writes: WriteQueue,
 }
 
@@ -48,7 +51,8 @@ impl Service {
     /// called on a tokio runtime.
     pub fn new(store: Store, cache: Option<Cache>) -> Self {
         let profiles = ProfileCache::default();
-        let shared = Shared { store, cache, profiles, writes: WriteQueue::start() };
+        let documents = LocalDocuments::default();
+        let shared = Shared { store, cache, profiles, documents, writes: WriteQueue::start() };
         Self { shared: Arc::new(shared), meter: Meter::default() }
     }
 

@@ -77,19 +77,7 @@ async fn an_exhausted_pool_answers_unavailable_in_bounded_time() {
     let Some(app) = TestApp::spawn_tuned(Backend::Postgres, None, tune).await else { return };
     let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
-    let followgraph::db::Store::Postgres(pool) = &app.store else { unreachable!() };
-    let database = pool.connect_options().get_database().map(str::to_owned).unwrap();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let mut blocker = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
-    sqlx::query(
-        "SELECT 1 FROM user_relation WHERE user_id = $1 AND target_user_id = $2 FOR UPDATE",
-    )
-    .bind(a.id)
-    .bind(b.id)
-    .execute(&mut blocker)
-    .await
-    .unwrap();
+    let mut blocker = app.lock_relation_row(a.id, b.id).await;
 
     let started = Instant::now();
     let target = b.id.to_string();
@@ -109,5 +97,32 @@ async fn an_exhausted_pool_answers_unavailable_in_bounded_time() {
     sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
     assert_eq!(app.rest_unfollow(&a, &b.id.to_string()).await.0, StatusCode::OK, "healed");
     assert_eq!(app.relation(a.id, b.id).await.unwrap().relation, 0);
+    app.teardown().await;
+}
+
+/// A database renamed away (SQLSTATE 3D000 on every new connection) is an outage like any
+/// other: 503, not 500, and it heals when the name comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_renamed_away_answers_unavailable_and_heals() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+    let name = app.postgres_database().expect("a PostgreSQL app").to_owned();
+    let away = format!("{name}_away");
+    app.rename_postgres_database(&name, &away).await;
+
+    let (status, body) = app.rest_follow(&a, json!(b.id)).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "message": "The service is temporarily unavailable." })
+        )
+    );
+    let body = app.gql_act(&a, "followUser", json!(b.id)).await;
+    assert_eq!(error_code(&body), Some("SERVICE_UNAVAILABLE"), "{body}");
+    assert_eq!(ready(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+
+    app.rename_postgres_database(&away, &name).await;
+    assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED, "healed");
     app.teardown().await;
 }

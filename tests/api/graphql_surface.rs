@@ -5,6 +5,9 @@ use serde_json::json;
 
 use crate::helpers::{error_code, Backend, TestApp};
 
+/// What a browser sends for a page.
+const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
 #[test]
 fn schema_graphql_is_the_sdl_of_the_running_schema() {
     let checked_in = include_str!("../../schema.graphql");
@@ -17,7 +20,7 @@ fn schema_graphql_is_the_sdl_of_the_running_schema() {
 #[tokio::test]
 async fn graphiql_is_served_with_its_own_assets() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let page = app.client.get(app.url("/graphql")).send().await.unwrap();
+    let page = app.client.get(app.url("/graphql")).header("accept", BROWSER).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = page.text().await.unwrap();
@@ -79,6 +82,22 @@ backend_suite! {
         assert_eq!(public["errors"], json!(null), "public fields need no viewer: {public}");
     }
 
+    async fn relay_fetches_users_as_nodes(app) {
+        let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+        app.rest_follow(&a, json!(b.id)).await;
+        let query = "query($id: ID!, $ids: [ID!]!) {
+            node(id: $id) { __typename id ... on User { name followersCount } }
+            nodes(ids: $ids) { id ... on User { name } }
+        }";
+        let ids = json!([a.id.to_string(), "999999999999"]);
+        let body = app.graphql(None, query, json!({ "id": b.id.to_string(), "ids": ids })).await;
+        assert_eq!(body["errors"], json!(null), "{body}");
+        assert_eq!(body["data"]["node"], json!({ "__typename": "User", "id": b.id.to_string(), "name": format!("user {}", b.id), "followersCount": 1 }));
+        assert_eq!(body["data"]["nodes"], json!([{ "id": a.id.to_string(), "name": format!("user {}", a.id) }, null]));
+        let bad = app.graphql(None, "{ node(id: \"x\") { id } }", json!({})).await;
+        assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"), "{bad}");
+    }
+
     async fn flags_tell_both_directions(app) {
         let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
         app.rest_follow(&a, json!(b.id)).await;
@@ -96,7 +115,8 @@ backend_suite! {
 #[tokio::test]
 async fn graphiql_in_development_mode_comes_with_the_printed_token() {
     let app = TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.jwt_secret = None).await.unwrap();
-    let html = app.client.get(app.url("/graphql")).send().await.unwrap().text().await.unwrap();
+    let page = app.client.get(app.url("/graphql")).header("accept", BROWSER).send().await.unwrap();
+    let html = page.text().await.unwrap();
     let start = html.find("Bearer ").expect("a token in the headers editor") + "Bearer ".len();
     let token: String = html[start..].chars().take_while(|c| *c != '"').collect();
     app.insert_user(1, "demo").await;

@@ -212,6 +212,42 @@ impl TestApp {
         .expect("read relation")
     }
 
+    /// A connection of its own that holds the row `user → target` locked in an open transaction
+    /// (PostgreSQL), so that a write of the pair waits; `ROLLBACK` on it lets the write go on.
+    pub async fn lock_relation_row(&self, user: i64, target: i64) -> PgConnection {
+        let Store::Postgres(pool) = &self.store else { panic!("a PostgreSQL app") };
+        let database = pool.connect_options().get_database().map(str::to_owned).unwrap();
+        let base = postgres_admin_url();
+        let (base, _) = base.rsplit_once('/').expect("url has a database");
+        let mut blocker = PgConnection::connect(&format!("{base}/{database}")).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+        let sql =
+            "SELECT 1 FROM user_relation WHERE user_id = $1 AND target_user_id = $2 FOR UPDATE";
+        sqlx::query(sql).bind(user).bind(target).execute(&mut blocker).await.unwrap();
+        blocker
+    }
+
+    /// The name of this test's PostgreSQL database, if it has one.
+    pub fn postgres_database(&self) -> Option<&str> {
+        self.postgres_db.as_deref()
+    }
+
+    /// Renames a database, first ending every session on it (the app's pool reconnects on its
+    /// own, so the rename is retried until no session is left in between).
+    pub async fn rename_postgres_database(&self, from: &str, to: &str) {
+        let mut admin = PgConnection::connect(&postgres_admin_url()).await.expect("admin");
+        for _ in 0..50 {
+            let end = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1";
+            sqlx::query(end).bind(from).execute(&mut admin).await.expect("terminate");
+            let rename = format!("ALTER DATABASE {from} RENAME TO {to}");
+            if sqlx::query(&rename).execute(&mut admin).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("could not rename {from}");
+    }
+
     /// How many relation rows involve `user` on either side.
     pub async fn rows_touching(&self, user: i64) -> i64 {
         let sql = "SELECT count(*) FROM user_relation WHERE user_id = $1 OR target_user_id = $1";
@@ -230,7 +266,10 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> Value {
-        let mut request = self.client.post(self.url("/graphql"));
+        // application/json: errors of requests that never ran come with 200, so that every test
+        // reads codes the same way (graphql_http.rs tests the other media type).
+        let mut request =
+            self.client.post(self.url("/graphql")).header("accept", "application/json");
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }
@@ -320,7 +359,16 @@ pub fn sign(alg: Algorithm, secret: &str, mut claims: Value, ttl: i64) -> String
 /// The settings a test app runs with: the service's own defaults, as the command line makes
 /// them, plus the test database, cache, secret, and the round-trip report.
 fn settings(database_url: String, redis_url: Option<String>) -> Settings {
-    let mut args = vec![
+    let mut settings = settings_for(&database_url);
+    if let Some(url) = redis_url {
+        settings.redis_url = Some(url);
+    }
+    settings
+}
+
+/// The settings a test app on `database_url` runs with, without a cache.
+pub fn settings_for(database_url: &str) -> Settings {
+    let args = vec![
         "followgraph".to_owned(),
         format!("--database-url={database_url}"),
         format!("--jwt-secret={SECRET}"),
@@ -328,7 +376,6 @@ fn settings(database_url: String, redis_url: Option<String>) -> Settings {
         "--expose-round-trips".to_owned(),
         "--rate-limit-per-minute=0".to_owned(),
     ];
-    args.extend(redis_url.map(|url| format!("--redis-url={url}")));
     Cli::try_parse_from(args).expect("test settings parse").settings
 }
 

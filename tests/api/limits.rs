@@ -52,6 +52,28 @@ backend_suite! {
     }
 }
 
+/// Past any nesting, even the parser's own bound, a query is `QUERY_LIMIT` / `depth`; the
+/// standard introspection query passes, a deeper introspection does not.
+#[tokio::test]
+async fn every_depth_refusal_has_the_limit_code_and_introspection_is_bounded() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+    for levels in [6, 20, 40, 100] {
+        let body = app.graphql(Some(&a), &nested_following(levels), json!({})).await;
+        assert_refused(&body, "depth");
+    }
+    let standard = include_str!("../fixtures/introspection.graphql");
+    let body = app.graphql(None, standard, json!({})).await;
+    assert_eq!(body["errors"], json!(null), "graphql-js's introspection query passes");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], json!("Query"));
+    let of_type = |n: usize| "ofType { ".repeat(n) + "name" + &" }".repeat(n);
+    let within = format!("{{ __schema {{ types {{ {} }} }} }}", of_type(13));
+    assert_eq!(app.graphql(None, &within, json!({})).await["errors"], json!(null), "16 deep");
+    let deeper = format!("{{ __schema {{ types {{ {} }} }} }}", of_type(14));
+    assert_refused(&app.graphql(None, &deeper, json!({})).await, "depth");
+    app.teardown().await;
+}
+
 #[tokio::test]
 async fn an_oversized_body_is_refused_as_graphql_and_as_legacy_json() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
@@ -80,7 +102,15 @@ async fn introspection_can_be_switched_off() {
         .await
         .unwrap();
     let body = off.graphql(None, "{ __schema { queryType { name } } }", json!({})).await;
-    assert_eq!(body["data"]["__schema"], json!(null), "the schema is not told: {body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], json!("FORBIDDEN"), "{body}");
+    assert_eq!(body["errors"][0]["message"], json!("Introspection is disabled."));
+    assert!(body.get("data").is_none(), "refused before execution: {body}");
+    let typed = off
+        .graphql(None, "query { ... on Query { __type(name: \"User\") { name } } }", json!({}))
+        .await;
+    assert_eq!(typed["errors"][0]["extensions"]["code"], json!("FORBIDDEN"), "{typed}");
+    let typename = off.graphql(None, "{ __typename }", json!({})).await;
+    assert_eq!(typename["data"]["__typename"], json!("Query"), "__typename is not introspection");
     let typo = off.graphql(None, "{ viewr { id } }", json!({})).await;
     let message = typo["errors"][0]["message"].as_str().unwrap();
     assert!(!message.contains("Did you mean"), "no suggestions either: {message}");

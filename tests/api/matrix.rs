@@ -105,8 +105,11 @@ backend_suite! {
 
         let follow = format!("mutation {{ followUser(target: \"{}\") {{ target }} }}", a.id + 1);
         let url = app.url(&format!("/graphql?query={}", follow.replace(' ', "%20")));
-        let page = app.client.get(url).bearer_auth(&a.token).send().await.unwrap();
-        assert!(page.text().await.unwrap().contains("GraphiQL"), "GET never executes, a mutation least of all");
+        let refused = app.client.get(url).bearer_auth(&a.token).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED, "a mutation never runs over GET");
+        assert_eq!(refused.headers()["allow"], "POST");
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
         assert_eq!(app.rows_touching(a.id).await, 0);
     }
 }
