@@ -1,8 +1,9 @@
 //! Every Redis key the service touches, in one place. The first six are the legacy app's and
 //! keep its exact names; the `fg:` keys are this service's own (see docs/cache.md).
 //!
-//! The `{id}` in the per-user names is a Redis Cluster hash tag: all of one user's keys share a
-//! slot.
+//! The legacy names carry no braces (`user:42:following`), so they are not Redis Cluster hash
+//! tags: one user's legacy keys may live in different slots. Only the service's own per-user
+//! keys are tagged (`fg:{42}:gen`).
 
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;

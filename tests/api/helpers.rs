@@ -48,6 +48,8 @@ pub struct RelationRow {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The database this app runs on, for a second process on the same data.
+    pub database_url: String,
     pub client: reqwest::Client,
     pub store: Store,
     /// A direct connection to the app's Redis database, when it has a cache.
@@ -107,7 +109,7 @@ impl TestApp {
                 (url, Some(name), None)
             }
         };
-        let mut settings = settings(database_url, redis_url.clone());
+        let mut settings = settings(database_url.clone(), redis_url.clone());
         tune(&mut settings);
         let config = Config::from_settings(&settings).expect("config");
         let built = app::build(&config).await.expect("app builds");
@@ -134,6 +136,7 @@ impl TestApp {
         let users = Mutex::new(Vec::new());
         Some(TestApp {
             addr,
+            database_url,
             client,
             store,
             redis,

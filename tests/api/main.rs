@@ -50,6 +50,7 @@ macro_rules! cache_suite {
 mod batching;
 mod blocks;
 mod cache;
+mod clients;
 mod concurrency;
 mod connections;
 mod faults;

@@ -133,9 +133,12 @@ impl Connection {
             while let Some(message) = outbox.recv().await {
                 let closing = matches!(message, Message::Close(_));
                 if sink.send(message).await.is_err() || closing {
-                    break;
+                    return;
                 }
             }
+            // Ended without a close of ours (the client closed): flush the reply to its close
+            // frame, which tungstenite has queued.
+            let _ = sink.close().await;
         });
         let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
         let mut init_deadline = std::pin::pin!(init_deadline);
