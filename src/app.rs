@@ -25,19 +25,24 @@ use crate::rest::{BodyLimit, RestState};
 use crate::service::Service;
 use crate::{graphql, health, metrics, rest};
 
-/// A built application: its router, and the service for shutdown.
+/// A built application: its router, and what shutdown needs.
 pub struct App {
     pub router: Router,
-    pub service: Service,
+    /// The database, to close once the server has stopped.
+    pub(crate) store: Store,
     /// In development mode, a token for the first demo user (printed, and put into GraphiQL).
-    pub dev_token: Option<String>,
+    pub(crate) dev_token: Option<String>,
     /// Set it to fail readiness when shutdown begins.
-    pub draining: Draining,
+    pub(crate) draining: Draining,
 }
 
-/// Why the application could not be built.
+/// Why the application could not be built: the database, the cache or the token keys.
 #[derive(Debug, thiserror::Error)]
-pub enum BuildError {
+#[error(transparent)]
+pub struct BuildError(#[from] BuildFailure);
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BuildFailure {
     #[error(transparent)]
     Database(#[from] DbError),
     #[error(transparent)]
@@ -52,6 +57,10 @@ const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Opens the database, migrates it, seeds demo users into the embedded default, connects the
 /// cache if one is configured, and builds the router.
 pub async fn build(config: &Config) -> Result<App, BuildError> {
+    Ok(assemble(config).await?)
+}
+
+async fn assemble(config: &Config) -> Result<App, BuildFailure> {
     let store = Store::connect(&config.database_url, &config.store)?;
     store.migrate().await?;
     if config.embedded {
@@ -67,7 +76,7 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
     if let Some(cache) = &cache {
         cache.spawn_healer();
     }
-    let service = Service::new(store, cache);
+    let service = Service::new(store.clone(), cache.clone());
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
     let dev_token = if config.dev_mode {
         Some(auth.keys().mint(FIRST_DEMO_USER, DEV_TOKEN_TTL)?)
@@ -76,16 +85,19 @@ pub async fn build(config: &Config) -> Result<App, BuildError> {
     };
     let draining = Draining::default();
     let graphiql = graphql::http::graphiql_page(dev_token.as_deref());
-    let router = router(service.clone(), auth, config, draining.clone(), graphiql);
-    Ok(App { router, service, dev_token, draining })
+    let probes = health::router(store.clone(), cache.clone(), draining.clone())
+        .merge(metrics::router(store.clone(), cache));
+    let router = router(service, auth, config, probes, graphiql);
+    Ok(App { router, store, dev_token, draining })
 }
 
-/// Every route, behind the layers that apply to all of them.
-pub fn router(
+/// Every route, behind the layers that apply to all of them. `probes` (health and metrics)
+/// look at the database and the cache directly and are never rate limited.
+fn router(
     service: Service,
     auth: Authenticator,
     config: &Config,
-    draining: Draining,
+    probes: Router,
     graphiql: Bytes,
 ) -> Router {
     let rate_limit = RateLimit::new(config.rate_limit_per_minute, auth.keys().clone());
@@ -125,8 +137,7 @@ pub fn router(
     Router::new()
         .merge(graphql)
         .merge(rest)
-        .merge(health::router(service.clone(), draining))
-        .merge(metrics::router(service))
+        .merge(probes)
         .layer(middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(CompressionLayer::new())

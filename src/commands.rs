@@ -39,7 +39,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::time::sleep(drain).await;
     };
     server::serve(listener, app.router, shutdown, config.header_read_timeout).await?;
-    app.service.store().close().await;
+    app.store.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,42 +9,42 @@ use secrecy::SecretString;
 
 use crate::cli::{PersistedMode, Settings};
 use crate::db::StoreOptions;
-use crate::graphql::{Manifest, ManifestError, PersistedQueries, QueryLimits};
+use crate::graphql::{Manifest, PersistedQueries, QueryLimits};
 
 /// Where the embedded default keeps its data: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://followgraph.db";
 
 /// Validated configuration of one process.
 pub struct Config {
-    pub database_url: String,
+    pub(crate) database_url: String,
     /// True when no database was configured: the embedded SQLite file is used and demo users are
     /// seeded into it.
-    pub embedded: bool,
-    pub redis_url: Option<String>,
-    pub jwt_secret: SecretString,
+    pub(crate) embedded: bool,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) jwt_secret: SecretString,
     /// True when no secret was configured: a random one was made for this process.
-    pub dev_mode: bool,
-    pub listen_addr: SocketAddr,
-    pub max_body_bytes: usize,
+    pub(crate) dev_mode: bool,
+    pub(crate) listen_addr: SocketAddr,
+    pub(crate) max_body_bytes: usize,
     /// Bound on receiving a request's headers.
     pub header_read_timeout: Duration,
     /// Requests a minute per client; 0: no limit.
-    pub rate_limit_per_minute: u32,
+    pub(crate) rate_limit_per_minute: u32,
     /// How long to keep serving, unready, after a shutdown signal.
-    pub shutdown_drain: Duration,
+    pub(crate) shutdown_drain: Duration,
     /// Bound on one request.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Origins allowed by CORS; empty: no cross-origin access.
-    pub cors_origins: Vec<String>,
+    pub(crate) cors_origins: Vec<String>,
     /// GraphQL query limits; the document limit is the body limit.
-    pub query_limits: QueryLimits,
+    pub(crate) query_limits: QueryLimits,
     /// GraphQL introspection and field suggestions.
-    pub introspection: bool,
+    pub(crate) introspection: bool,
     /// How persisted queries are taken (with the trusted documents, in `only` mode).
-    pub persisted_queries: PersistedQueries,
+    pub(crate) persisted_queries: PersistedQueries,
     /// Adds `extensions.roundTrips` to GraphQL responses (for tests and diagnosis).
-    pub expose_round_trips: bool,
-    pub store: StoreOptions,
+    pub(crate) expose_round_trips: bool,
+    pub(crate) store: StoreOptions,
 }
 
 /// Settings that cannot run.
@@ -59,8 +59,9 @@ pub enum ConfigError {
     EmptySecret,
     #[error("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE, the documents that may run")]
     NoManifest,
+    /// The trusted documents could not be read or are not what they claim.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    Manifest(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Config {
@@ -111,7 +112,8 @@ fn persisted_queries(settings: &Settings) -> Result<PersistedQueries, ConfigErro
         PersistedMode::Apq => PersistedQueries::Automatic,
         PersistedMode::Only => {
             let path = settings.persisted_queries_file.as_ref().ok_or(ConfigError::NoManifest)?;
-            PersistedQueries::Only(Arc::new(Manifest::load(path)?))
+            let manifest = Manifest::load(path).map_err(|e| ConfigError::Manifest(Box::new(e)))?;
+            PersistedQueries::Only(Arc::new(manifest))
         }
     })
 }

@@ -9,15 +9,16 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::service::Service;
+use crate::cache::Cache;
+use crate::db::Store;
 
 /// Set when shutdown begins: readiness fails at once, so that load balancers stop sending new
 /// requests while the ones they already sent are still served.
 #[derive(Clone, Default, Debug)]
-pub struct Draining(Arc<AtomicBool>);
+pub(crate) struct Draining(Arc<AtomicBool>);
 
 impl Draining {
-    pub fn start(&self) {
+    pub(crate) fn start(&self) {
         self.0.store(true, Ordering::Release);
     }
 
@@ -28,11 +29,20 @@ impl Draining {
 
 /// `/healthz` (the process answers) and `/readyz` (the database answers too, and the process
 /// is not shutting down).
-pub fn router(service: Service, draining: Draining) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state((service, draining))
+pub(crate) fn router(store: Store, cache: Option<Cache>, draining: Draining) -> Router {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(Probed {
+        store,
+        cache,
+        draining,
+    })
+}
+
+/// What readiness looks at: the parts underneath the service, not the service itself.
+#[derive(Clone)]
+struct Probed {
+    store: Store,
+    cache: Option<Cache>,
+    draining: Draining,
 }
 
 async fn healthz() -> Json<Value> {
@@ -41,14 +51,11 @@ async fn healthz() -> Json<Value> {
 
 /// Ready while the database answers. The cache never makes the service unready: reads fall back
 /// to the database.
-async fn readyz(
-    State((service, draining)): State<(Service, Draining)>,
-) -> (StatusCode, Json<Value>) {
-    if draining.is_set() {
+async fn readyz(State(probed): State<Probed>) -> (StatusCode, Json<Value>) {
+    if probed.draining.is_set() {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "draining" })));
     }
-    let store = service.store();
-    let (status, database) = match store.ping().await {
+    let (status, database) = match probed.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(err) => {
             tracing::warn!(error = %err, "readiness: database unavailable");
@@ -58,16 +65,16 @@ async fn readyz(
     let ready = status == StatusCode::OK;
     let body = json!({
         "status": if ready { "ready" } else { "unready" },
-        "database": { "backend": store.backend(), "state": database },
-        "cache": cache_state(&service).await,
+        "database": { "backend": probed.store.backend(), "state": database },
+        "cache": cache_state(probed.cache.as_ref()).await,
     });
     (status, Json(body))
 }
 
 /// The cache's state, for operators: a Redis outage is reported but does not make the service
 /// unready, since reads fall back to the database.
-async fn cache_state(service: &Service) -> Value {
-    let Some(cache) = service.cache() else {
+async fn cache_state(cache: Option<&Cache>) -> Value {
+    let Some(cache) = cache else {
         return json!({ "state": "disabled" });
     };
     let state = match cache.ping().await {

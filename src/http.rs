@@ -4,7 +4,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 
 /// Whether the request says its body is JSON (`application/json` or a `+json` type).
-pub fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -5,9 +5,9 @@
 //!
 //! # Layout
 //!
-//! Dependencies point down only:
+//! Dependencies point down only (`docs/architecture.md` draws it):
 //!
-//! - transports: [`graphql`] (async-graphql; `graphql/routes.rs` is its only axum file) and
+//! - transports: [`graphql`] (async-graphql; `graphql/http/` is its only axum code) and
 //!   [`rest`] (the legacy shim), plus [`health`]; [`auth`] turns a bearer token into a viewer
 //!   for both;
 //! - [`service`]: every follow-graph rule, in one place;
@@ -17,21 +17,30 @@
 //! Around them: [`cli`] and [`config`] read and validate settings, [`telemetry`] sets up logs,
 //! [`app`] assembles the router, [`server`] serves it until shutdown, and [`commands`] runs each
 //! subcommand.
+//!
+//! Only those last six are public: what the binary and the integration tests start the service
+//! with. Everything else is `pub(crate)`, so the compiler finds dead code and no caller outside
+//! reaches around the service.
+
+#![warn(unreachable_pub)]
 
 pub mod app;
-pub mod auth;
-pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod db;
-pub mod domain;
-pub mod graphql;
-pub mod health;
-pub mod http;
-pub mod metrics;
-pub mod ratelimit;
-pub mod rest;
 pub mod server;
-pub mod service;
 pub mod telemetry;
+
+pub(crate) mod auth;
+pub(crate) mod cache;
+pub(crate) mod db;
+pub(crate) mod domain;
+pub(crate) mod graphql;
+pub(crate) mod health;
+pub(crate) mod http;
+pub(crate) mod metrics;
+pub(crate) mod ratelimit;
+pub(crate) mod rest;
+pub(crate) mod service;
+
+pub use graphql::sdl;

@@ -25,7 +25,8 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::service::Service;
+use crate::cache::Cache;
+use crate::db::Store;
 
 /// Round-trip buckets: a batched request makes a handful, whatever its size.
 const TRIP_BUCKETS: [f64; 9] = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 50.0];
@@ -42,7 +43,7 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The process's recorder. Metrics are process-wide by nature; it is installed once, and every
 /// app built in the process (tests build many) renders the same registry.
-pub fn recorder() -> PrometheusHandle {
+pub(crate) fn recorder() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
@@ -86,22 +87,22 @@ fn start_upkeep(handle: PrometheusHandle) {
 }
 
 /// `GET /metrics` in the Prometheus text format.
-pub fn router(service: Service) -> Router {
+pub(crate) fn router(store: Store, cache: Option<Cache>) -> Router {
     let handle = recorder();
     Router::new()
         .route(
             "/metrics",
-            get(move |State(service): State<Service>| async move {
-                record_pools(&service);
+            get(move |State((store, cache)): State<(Store, Option<Cache>)>| async move {
+                record_pools(&store, cache.as_ref());
                 ([(CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
             }),
         )
-        .with_state(service)
+        .with_state((store, cache))
 }
 
 /// Middleware: counts and times every request by its route pattern (never the raw path, so
 /// that ids do not become labels).
-pub async fn track(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
+pub(crate) async fn track(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
     let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
@@ -114,12 +115,12 @@ pub async fn track(matched: Option<MatchedPath>, request: Request, next: Next) -
     response
 }
 
-fn record_pools(service: &Service) {
-    let (open, idle) = service.store().pool_usage();
+fn record_pools(store: &Store, cache: Option<&Cache>) {
+    let (open, idle) = store.pool_usage();
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);
     metrics::gauge!("db_pool_connections", "state" => "in_use")
         .set(open.saturating_sub(idle) as f64);
-    if let Some(cache) = service.cache() {
+    if let Some(cache) = cache {
         let (open, idle) = cache.pool_usage();
         metrics::gauge!("redis_pool_connections", "state" => "idle").set(idle as f64);
         metrics::gauge!("redis_pool_connections", "state" => "in_use")

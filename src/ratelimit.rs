@@ -20,14 +20,14 @@ use crate::domain::ids::UserId;
 
 /// Who a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Client {
+pub(crate) enum Client {
     Viewer(UserId),
     Address(IpAddr),
 }
 
 /// The limiter of one process; cheap to clone.
 #[derive(Clone)]
-pub struct RateLimit {
+pub(crate) struct RateLimit {
     limiter: Arc<DefaultKeyedRateLimiter<Client>>,
     keys: TokenKeys,
     seen: Arc<AtomicU64>,
@@ -38,12 +38,12 @@ const FORGET_EVERY: u64 = 4096;
 
 /// How a transport answers a request over the limit: given the request's headers (for its media
 /// type) and the whole seconds to wait.
-pub type Refusal = fn(&HeaderMap, u64) -> Response;
+pub(crate) type Refusal = fn(&HeaderMap, u64) -> Response;
 
 impl RateLimit {
     /// `per_minute` requests a minute for each client, in bursts of up to as many; `None` when
     /// the limit is off (0).
-    pub fn new(per_minute: u32, keys: TokenKeys) -> Option<Self> {
+    pub(crate) fn new(per_minute: u32, keys: TokenKeys) -> Option<Self> {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
         let limiter = Arc::new(RateLimiter::keyed(quota));
         Some(Self { limiter, keys, seen: Arc::new(AtomicU64::new(0)) })
@@ -51,7 +51,7 @@ impl RateLimit {
 
     /// The client of a request: the viewer of a valid token (checked by signature only, which is
     /// cheap), else the peer's address.
-    pub fn client(&self, headers: &HeaderMap, peer: IpAddr) -> Client {
+    pub(crate) fn client(&self, headers: &HeaderMap, peer: IpAddr) -> Client {
         let viewer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -61,7 +61,7 @@ impl RateLimit {
     }
 
     /// Counts one request of `client`; over the limit, the whole seconds until it may come back.
-    pub fn check(&self, client: Client) -> Result<(), u64> {
+    pub(crate) fn check(&self, client: Client) -> Result<(), u64> {
         if self.seen.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == 0 {
             self.limiter.retain_recent();
         }
@@ -72,7 +72,7 @@ impl RateLimit {
 }
 
 /// The middleware; its state is the limit and the transport's refusal.
-pub async fn limit(
+pub(crate) async fn limit(
     State((limit, refuse)): State<(RateLimit, Refusal)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,

@@ -2,7 +2,7 @@
 //!
 //! Both transports resolve the viewer here, then map [`AuthError`] to their own wire form.
 
-pub mod token;
+pub(crate) mod token;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,7 +15,7 @@ use token::{TokenError, TokenKeys, EXP_LEEWAY_SECS};
 
 /// Why a request could not act for a user.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// No `Authorization` header at all.
     #[error("no credentials")]
     Missing,
@@ -35,24 +35,24 @@ pub enum AuthError {
 
 /// Checks tokens and that their user exists. Cheap to clone: transports take one per request.
 #[derive(Clone)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     keys: Arc<TokenKeys>,
     service: Service,
 }
 
 impl Authenticator {
-    pub fn new(keys: TokenKeys, service: Service) -> Self {
+    pub(crate) fn new(keys: TokenKeys, service: Service) -> Self {
         Self { keys: Arc::new(keys), service }
     }
 
     /// The keys tokens are checked with.
-    pub fn keys(&self) -> &TokenKeys {
+    pub(crate) fn keys(&self) -> &TokenKeys {
         &self.keys
     }
 
     /// The viewer named by the request's `Authorization` header; `Ok(None)` when there is none.
     /// A header that is present but wrong is an error, never an anonymous request.
-    pub async fn viewer(&self, headers: &HeaderMap) -> Result<Option<UserId>, AuthError> {
+    pub(crate) async fn viewer(&self, headers: &HeaderMap) -> Result<Option<UserId>, AuthError> {
         match self.required_viewer(headers).await {
             Err(AuthError::Missing) => Ok(None),
             other => other.map(Some),
@@ -60,7 +60,7 @@ impl Authenticator {
     }
 
     /// The viewer named by the request's `Authorization` header, which must be present.
-    pub async fn required_viewer(&self, headers: &HeaderMap) -> Result<UserId, AuthError> {
+    pub(crate) async fn required_viewer(&self, headers: &HeaderMap) -> Result<UserId, AuthError> {
         let value = headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
         let raw = value.to_str().map_err(|_| TokenError::Malformed)?;
         Ok(self.session(raw).await?.viewer)
@@ -68,7 +68,7 @@ impl Authenticator {
 
     /// The session an `Authorization` value (`Bearer <jwt>`) opens: its user must exist, and the
     /// token must be an access token.
-    pub async fn session(&self, authorization: &str) -> Result<Session, AuthError> {
+    pub(crate) async fn session(&self, authorization: &str) -> Result<Session, AuthError> {
         let jwt = bearer(authorization).ok_or(TokenError::Malformed)?;
         let claims = self.keys.decode(jwt)?;
         if claims.refresh {
@@ -86,13 +86,13 @@ impl Authenticator {
 /// What an accepted token allows: acting as `viewer` until `expires_at` (its `exp` plus the
 /// leeway every check allows), after which a long-lived connection must end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Session {
-    pub viewer: UserId,
-    pub expires_at: SystemTime,
+pub(crate) struct Session {
+    pub(crate) viewer: UserId,
+    pub(crate) expires_at: SystemTime,
 }
 
 /// The token of a `Bearer` credential (the scheme is case-insensitive, as RFC 7235 says).
-pub fn bearer(raw: &str) -> Option<&str> {
+pub(crate) fn bearer(raw: &str) -> Option<&str> {
     let (scheme, token) = raw.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -12,11 +12,11 @@ use crate::domain::ids::UserId;
 
 /// Clock skew tolerated on `exp`, so that a token minted by the legacy app on a slightly
 /// different clock is not refused at the edge of its life.
-pub const EXP_LEEWAY_SECS: u64 = 30;
+pub(crate) const EXP_LEEWAY_SECS: u64 = 30;
 
 /// Why a token is not a valid access token.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     #[error("malformed authorization header")]
     Malformed,
     #[error("token rejected: {0}")]
@@ -31,12 +31,12 @@ pub enum TokenError {
 
 /// What an accepted token says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claims {
-    pub user_id: UserId,
+pub(crate) struct Claims {
+    pub(crate) user_id: UserId,
     /// Set for refresh tokens, which must not act as access tokens.
-    pub refresh: bool,
+    pub(crate) refresh: bool,
     /// The `exp` claim, in Unix seconds.
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
 }
 
 /// The claims as they travel; loose on purpose, checked in [`TokenKeys::decode`].
@@ -61,14 +61,14 @@ struct MintedClaims {
 
 /// The keys and validation rules for one shared secret.
 #[derive(Clone)]
-pub struct TokenKeys {
+pub(crate) struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
 }
 
 impl TokenKeys {
-    pub fn new(secret: &SecretString) -> Self {
+    pub(crate) fn new(secret: &SecretString) -> Self {
         let bytes = secret.expose_secret().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = EXP_LEEWAY_SECS;
@@ -82,7 +82,7 @@ impl TokenKeys {
     }
 
     /// Validates signature, algorithm (HS256 only) and expiry, then reads the claims.
-    pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+    pub(crate) fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         let data = jsonwebtoken::decode::<WireClaims>(token, &self.decoding, &self.validation)?;
         let claims = data.claims;
         let user_id = UserId::from_json(&claims.user_id).map_err(|_| TokenError::BadUserId)?;
@@ -93,7 +93,7 @@ impl TokenKeys {
     }
 
     /// An access token for `user_id`, valid for `ttl`, in the legacy app's exact form.
-    pub fn mint(&self, user_id: UserId, ttl: Duration) -> Result<String, TokenError> {
+    pub(crate) fn mint(&self, user_id: UserId, ttl: Duration) -> Result<String, TokenError> {
         let claims = MintedClaims {
             user_id: user_id.get(),
             exp: jsonwebtoken::get_current_timestamp() + ttl.as_secs(),

@@ -13,7 +13,10 @@ const DOCUMENT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Cache {
     /// The document persisted under `hash`, if any.
-    pub async fn persisted_document(&self, hash: &str) -> Result<Option<String>, CacheError> {
+    pub(crate) async fn persisted_document(
+        &self,
+        hash: &str,
+    ) -> Result<Option<String>, CacheError> {
         if self.cooling_down() {
             return Err(CacheError::Down);
         }
@@ -24,7 +27,7 @@ impl Cache {
     }
 
     /// Keeps `text` under `hash` for [`DOCUMENT_TTL`].
-    pub async fn persist_document(&self, hash: &str, text: &str) -> Result<(), CacheError> {
+    pub(crate) async fn persist_document(&self, hash: &str, text: &str) -> Result<(), CacheError> {
         if self.cooling_down() {
             return Err(CacheError::Down);
         }

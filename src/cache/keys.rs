@@ -9,17 +9,17 @@ use crate::domain::ids::UserId;
 use crate::domain::page::Side;
 
 /// Legacy: zset of the users `id` follows; member = their id, score = follow time (seconds).
-pub fn following(id: UserId) -> String {
+pub(crate) fn following(id: UserId) -> String {
     format!("user:{id}:following")
 }
 
 /// Legacy: zset of the users who follow `id`, in the same form.
-pub fn fans(id: UserId) -> String {
+pub(crate) fn fans(id: UserId) -> String {
     format!("user:{id}:fans")
 }
 
 /// The list key of one side.
-pub fn list(side: Side, id: UserId) -> String {
+pub(crate) fn list(side: Side, id: UserId) -> String {
     match side {
         Side::Following => following(id),
         Side::Followers => fans(id),
@@ -28,29 +28,29 @@ pub fn list(side: Side, id: UserId) -> String {
 
 /// Legacy: a user's relations as the legacy app cached them; only ever deleted here, as the
 /// legacy app does on every follow and unfollow.
-pub fn relationship(id: UserId) -> String {
+pub(crate) fn relationship(id: UserId) -> String {
     format!("user:{id}:relationship")
 }
 
 /// Legacy: zset of following counts; member = user id, score = count.
-pub const FOLLOWING_COUNTS: &str = "count:user:followings";
+pub(crate) const FOLLOWING_COUNTS: &str = "count:user:followings";
 
 /// Legacy: zset of follower counts; member = user id, score = count.
-pub const FOLLOWER_COUNTS: &str = "count:user:followers";
+pub(crate) const FOLLOWER_COUNTS: &str = "count:user:followers";
 
 /// Own: bumped after every write that touches `id`, so that a fill that read the database
 /// before the write cannot store what it read.
-pub fn generation(id: UserId) -> String {
+pub(crate) fn generation(id: UserId) -> String {
     format!("fg:{{{id}}}:gen")
 }
 
 /// Own: how many writes touching `id` are between their start and their cache update; while
 /// it is above zero no fill of `id`'s data may store.
-pub fn pending(id: UserId) -> String {
+pub(crate) fn pending(id: UserId) -> String {
     format!("fg:{{{id}}}:pending")
 }
 
 /// Own: a persisted GraphQL document, by the hex SHA-256 of its text (APQ).
-pub fn document(hash: &str) -> String {
+pub(crate) fn document(hash: &str) -> String {
     format!("fg:apq:{hash}")
 }

@@ -4,12 +4,15 @@
 //! `profiles.rs` keeps user profiles in process memory for a short time.
 
 mod documents;
-mod health;
-pub mod keys;
+pub(crate) mod keys;
 mod profiles;
 mod reads;
+mod repair;
 mod scripts;
 mod writes;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -21,9 +24,9 @@ use bb8_redis::RedisConnectionManager;
 
 use crate::domain::ids::UserId;
 
-pub use profiles::{ProfileCache, PROFILE_TTL};
-pub use reads::{FillTicket, Lookup};
-pub use writes::PairWrite;
+pub(crate) use profiles::ProfileCache;
+pub(crate) use reads::{FillTicket, Lookup};
+pub(crate) use writes::PairWrite;
 
 /// How long a generation key lives: far longer than any fill takes, so a fill can never see one
 /// expire and come back to the value it read.
@@ -32,7 +35,7 @@ const GENERATION_TTL_SECS: u64 = 24 * 3600;
 /// Why a cache call did not complete. The service never shows these to a client: it falls back
 /// to the database and, for writes, schedules the affected users' keys to be forgotten.
 #[derive(Debug, thiserror::Error)]
-pub enum CacheError {
+pub(crate) enum CacheError {
     #[error("redis: {0}")]
     Redis(#[from] RedisError),
     #[error("redis pool: {0}")]
@@ -49,17 +52,17 @@ pub enum CacheError {
 
 /// Timing settings for the cache.
 #[derive(Debug, Clone)]
-pub struct CacheOptions {
+pub(crate) struct CacheOptions {
     /// Bound on taking a connection and on each command or pipeline.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// How long Redis is left alone after a failure before requests try it again.
-    pub cool_down: Duration,
+    pub(crate) cool_down: Duration,
     /// The legacy TTL of a filled list, before the random spread.
-    pub list_ttl: Duration,
+    pub(crate) list_ttl: Duration,
     /// Upper bound of the random extra TTL, so that fills made together do not expire together.
-    pub list_ttl_spread: Duration,
+    pub(crate) list_ttl_spread: Duration,
     /// Lists longer than this are served from the database and not cached.
-    pub max_cached_list: usize,
+    pub(crate) max_cached_list: usize,
 }
 
 impl Default for CacheOptions {
@@ -76,7 +79,7 @@ impl Default for CacheOptions {
 
 /// A handle to the cache; cheap to clone.
 #[derive(Clone)]
-pub struct Cache {
+pub(crate) struct Cache {
     inner: Arc<Inner>,
 }
 
@@ -102,7 +105,7 @@ impl std::fmt::Debug for Cache {
 impl Cache {
     /// A pool for `url`; connections are made on first use, so the service starts (and serves
     /// from the database) while Redis is away.
-    pub fn connect(url: &str, options: CacheOptions) -> Result<Self, CacheError> {
+    pub(crate) fn connect(url: &str, options: CacheOptions) -> Result<Self, CacheError> {
         let manager =
             RedisConnectionManager::new(url).map_err(|e| CacheError::Url(e.to_string()))?;
         let pool = std::sync::RwLock::new(new_pool(&manager, &options));
@@ -118,12 +121,12 @@ impl Cache {
 
     /// Whether reads may use the cache now: Redis is not cooling down after a failure and no
     /// user's cached data is known to be stale.
-    pub fn readable(&self) -> bool {
+    pub(crate) fn readable(&self) -> bool {
         !self.cooling_down() && lock(&self.inner.dirty).is_empty()
     }
 
     /// Answers when Redis does, for readiness reports.
-    pub async fn ping(&self) -> Result<(), CacheError> {
+    pub(crate) async fn ping(&self) -> Result<(), CacheError> {
         let mut pipe = redis::pipe();
         pipe.cmd("PING");
         self.exchange::<(String,)>(&pipe).await.map(drop)

@@ -11,7 +11,7 @@ use crate::domain::ids::UserId;
 use crate::domain::user::UserProfile;
 
 /// How long a profile is served from memory.
-pub const PROFILE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const PROFILE_TTL: Duration = Duration::from_secs(60);
 
 /// How many profiles are kept at most: about 5 MB. Beyond that the least used are evicted
 /// (S3-FIFO), so a scan over many users cannot push out the hot ones.
@@ -28,7 +28,7 @@ struct Entry {
 /// expiry machinery: every request reads here tens of times, and a lookup must cost no more
 /// than a hash table's. Expiry is checked on read.
 #[derive(Clone)]
-pub struct ProfileCache(Arc<quick_cache::sync::Cache<UserId, Entry>>);
+pub(crate) struct ProfileCache(Arc<quick_cache::sync::Cache<UserId, Entry>>);
 
 impl Default for ProfileCache {
     fn default() -> Self {
@@ -44,7 +44,7 @@ impl std::fmt::Debug for ProfileCache {
 
 impl ProfileCache {
     /// The cached, unexpired profiles among `ids`, and the ids that must be read.
-    pub fn get_many(&self, ids: &[UserId]) -> (HashMap<UserId, UserProfile>, Vec<UserId>) {
+    pub(crate) fn get_many(&self, ids: &[UserId]) -> (HashMap<UserId, UserProfile>, Vec<UserId>) {
         let now = Instant::now();
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
@@ -60,7 +60,7 @@ impl ProfileCache {
     }
 
     /// Keeps profiles just read, for [`PROFILE_TTL`].
-    pub fn insert_many(&self, profiles: impl IntoIterator<Item = UserProfile>) {
+    pub(crate) fn insert_many(&self, profiles: impl IntoIterator<Item = UserProfile>) {
         let expires = Instant::now() + PROFILE_TTL;
         for profile in profiles {
             self.0.insert(profile.id, Entry { profile, expires });

@@ -14,7 +14,7 @@ use crate::domain::user::FollowCounts;
 
 /// What the cache holds for one user.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Lookup<T> {
+pub(crate) enum Lookup<T> {
     Hit(T),
     /// Not cached (or not usable); with a ticket when the caller may fill it.
     Miss(Option<FillTicket>),
@@ -23,7 +23,7 @@ pub enum Lookup<T> {
 /// The user's generation as read before the database: a fill stores only if it is unchanged
 /// and no write is under way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FillTicket(String);
+pub(crate) struct FillTicket(String);
 
 /// Extra entries read past a page, so that a tie group cut at the window's end rarely forces
 /// a database read. Follow times are microseconds, so ties are rare; every entry read costs
@@ -39,7 +39,7 @@ struct Window {
 
 impl Cache {
     /// A page of each owner's list, from the cache where it is there.
-    pub async fn pages(
+    pub(crate) async fn pages(
         &self,
         side: Side,
         owners: &[UserId],
@@ -61,7 +61,7 @@ impl Cache {
     }
 
     /// Each owner's whole list in list order, from the cache where it is there.
-    pub async fn lists(
+    pub(crate) async fn lists(
         &self,
         side: Side,
         owners: &[UserId],
@@ -81,7 +81,7 @@ impl Cache {
     }
 
     /// Each owner's counts, from the legacy count zsets where both are there.
-    pub async fn counts(
+    pub(crate) async fn counts(
         &self,
         owners: &[UserId],
     ) -> Result<HashMap<UserId, Lookup<FollowCounts>>, CacheError> {
@@ -111,7 +111,7 @@ impl Cache {
 
     /// Stores whole lists read from the database, each only if its ticket still holds. Empty
     /// lists are not stored: Redis has no empty zset.
-    pub async fn fill_lists(
+    pub(crate) async fn fill_lists(
         &self,
         side: Side,
         fills: &[(UserId, FillTicket, &[Entry])],
@@ -140,7 +140,7 @@ impl Cache {
     }
 
     /// Stores counts read from the database, each only if its ticket still holds.
-    pub async fn fill_counts(
+    pub(crate) async fn fill_counts(
         &self,
         fills: &[(UserId, FillTicket, FollowCounts)],
     ) -> Result<(), CacheError> {

@@ -9,7 +9,7 @@
 /// backward delta, backward score. "Forward" is a → b, "backward" b → a.
 ///
 /// A list is changed only if it exists (never created half full); a count only if present.
-pub const APPLY: &str = r#"
+pub(crate) const APPLY: &str = r#"
 local function move(list, member, fans, fan, owner, target, delta, score)
   if delta > 0 then
     if redis.call('EXISTS', list) == 1 then redis.call('ZADD', list, score, member) end
@@ -49,7 +49,7 @@ return 1
 ///
 /// KEYS: 1 list, 2 gen, 3 pending. ARGV: generation read before the database, ttl, then
 /// score, member pairs.
-pub const FILL_LIST: &str = r#"
+pub(crate) const FILL_LIST: &str = r#"
 if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then return 0 end
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -62,7 +62,7 @@ return 1
 ///
 /// KEYS: 1 following counts, 2 follower counts, 3 gen, 4 pending.
 /// ARGV: generation read before the database, user, following, followers.
-pub const FILL_COUNTS: &str = r#"
+pub(crate) const FILL_COUNTS: &str = r#"
 if tonumber(redis.call('GET', KEYS[4]) or '0') > 0 then return 0 end
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
@@ -75,7 +75,7 @@ return 1
 ///
 /// KEYS: 1 following, 2 fans, 3 relationship, 4 following counts, 5 follower counts, 6 gen.
 /// ARGV: user, generation lifetime.
-pub const FORGET: &str = r#"
+pub(crate) const FORGET: &str = r#"
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])

@@ -16,11 +16,11 @@ const PENDING_TTL_SECS: u64 = 60;
 
 /// One pair's part of a group's write, for [`Cache::finish_write`].
 #[derive(Debug, Clone, Copy)]
-pub struct PairWrite<'a> {
-    pub a: UserId,
-    pub b: UserId,
+pub(crate) struct PairWrite<'a> {
+    pub(crate) a: UserId,
+    pub(crate) b: UserId,
     /// The rows the commit changed between `a` and `b`; none if the commit failed.
-    pub changes: &'a [RelationChange],
+    pub(crate) changes: &'a [RelationChange],
 }
 
 impl Cache {
@@ -29,7 +29,7 @@ impl Cache {
     /// the marks were set; if not, the users are on the dirty list instead, and `finish_write`
     /// must not run for these pairs (it would lift marks that another write set).
     #[must_use]
-    pub async fn begin_write(&self, pairs: &[(UserId, UserId)]) -> bool {
+    pub(crate) async fn begin_write(&self, pairs: &[(UserId, UserId)]) -> bool {
         let users = || pairs.iter().flat_map(|&(a, b)| [a, b]);
         if self.cooling_down() {
             self.mark_dirty(users());
@@ -50,7 +50,7 @@ impl Cache {
     /// After the commit (or a failed one, with no changes): for every pair, apply its changes
     /// to the lists and counts that exist, drop the legacy relationship caches, bump both
     /// generations and lift the pending marks; atomically, in one script.
-    pub async fn finish_write(&self, writes: &[PairWrite<'_>]) {
+    pub(crate) async fn finish_write(&self, writes: &[PairWrite<'_>]) {
         let users = || writes.iter().flat_map(|w| [w.a, w.b]);
         if self.cooling_down() {
             return self.mark_dirty(users());

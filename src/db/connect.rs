@@ -1,21 +1,23 @@
 //! Opening pools with the settings that make outages fail fast.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Connection;
 
-use super::{DbError, SqlitePools, Store};
+use super::dialect::Statements;
+use super::{DbError, PgBackend, SqliteBackend, Store};
 
 /// Pool settings. The acquire timeout bounds how long a request waits when the database is
 /// gone or saturated, so an outage answers "unavailable" in seconds instead of hanging.
 #[derive(Debug, Clone)]
-pub struct StoreOptions {
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-    pub statement_timeout: Duration,
+pub(crate) struct StoreOptions {
+    pub(crate) max_connections: u32,
+    pub(crate) acquire_timeout: Duration,
+    pub(crate) statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -38,7 +40,7 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 impl Store {
     /// Opens a pool for a `postgres://` or `sqlite:` URL. Connections are made lazily, so a
     /// service can start while its database is still coming up and heal when it arrives.
-    pub fn connect(url: &str, options: &StoreOptions) -> Result<Self, DbError> {
+    pub(crate) fn connect(url: &str, options: &StoreOptions) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             connect_postgres(url, options).map(Store::Postgres)
         } else if url.starts_with("sqlite:") {
@@ -49,12 +51,12 @@ impl Store {
     }
 }
 
-fn connect_postgres(url: &str, options: &StoreOptions) -> Result<sqlx::PgPool, DbError> {
+fn connect_postgres(url: &str, options: &StoreOptions) -> Result<PgBackend, DbError> {
     let timeout_ms = options.statement_timeout.as_millis().to_string();
     let connect = PgConnectOptions::from_str(url)
         .map_err(|e| DbError::Url(e.to_string()))?
         .options([("statement_timeout", timeout_ms.as_str())]);
-    Ok(PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .test_before_acquire(false)
@@ -66,10 +68,11 @@ fn connect_postgres(url: &str, options: &StoreOptions) -> Result<sqlx::PgPool, D
                 Ok(true)
             })
         })
-        .connect_lazy_with(connect))
+        .connect_lazy_with(connect);
+    Ok(PgBackend { pool, sql: Arc::new(Statements::new::<PgBackend>()) })
 }
 
-fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePools, DbError> {
+fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqliteBackend, DbError> {
     let connect = SqliteConnectOptions::from_str(url)
         .map_err(|e| DbError::Url(e.to_string()))?
         .create_if_missing(true)
@@ -91,7 +94,7 @@ fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePools, DbEr
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect)
     };
-    Ok(SqlitePools { read, write })
+    Ok(SqliteBackend { read, write, sql: Arc::new(Statements::new::<SqliteBackend>()) })
 }
 
 fn is_in_memory(url: &str) -> bool {

@@ -1,10 +1,10 @@
 //! Demo users for the embedded default, so that a fresh `cargo run` has someone to follow.
 
-use super::{DbError, Store};
+use super::{DbError, Dialect, Store};
 use crate::domain::ids::UserId;
 
 /// The demo user (id 1) whose token the development mode prints at start.
-pub const FIRST_DEMO_USER: UserId = UserId::MIN;
+pub(crate) const FIRST_DEMO_USER: UserId = UserId::MIN;
 
 /// One statement, so that two processes starting at once cannot seed twice; `column1` and
 /// `column2` are what both PostgreSQL and SQLite call the columns of a bare `VALUES` list.
@@ -16,11 +16,10 @@ const SEED: &str = "INSERT INTO user_basic (user_id, user_name) \
 
 impl Store {
     /// Inserts the demo users when `user_basic` is empty; returns how many were inserted.
-    pub async fn seed_demo_users(&self) -> Result<u64, DbError> {
-        let done = match self {
-            Store::Postgres(pool) => sqlx::query(SEED).execute(pool).await?.rows_affected(),
-            Store::Sqlite(db) => sqlx::query(SEED).execute(&db.write).await?.rows_affected(),
-        };
-        Ok(done)
+    pub(crate) async fn seed_demo_users(&self) -> Result<u64, DbError> {
+        let seeded = for_backend!(self, Store(db) => {
+            sqlx::query(SEED).execute(db.writer()).await?.rows_affected()
+        });
+        Ok(seeded)
     }
 }

@@ -5,7 +5,7 @@
 /// Why a storage call failed. The split matters to callers: an outage is retryable and answers
 /// "service unavailable"; anything else is a bug or a broken schema and answers "internal".
 #[derive(Debug, thiserror::Error)]
-pub enum DbError {
+pub(crate) enum DbError {
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
     #[error("database query failed")]
@@ -18,7 +18,7 @@ pub enum DbError {
 
 impl DbError {
     /// What a request gets when it waited for the database longer than a pool acquire may.
-    pub fn timed_out() -> Self {
+    pub(crate) fn timed_out() -> Self {
         DbError::Unavailable(sqlx::Error::PoolTimedOut)
     }
 }

@@ -1,39 +1,53 @@
 //! Storage: the legacy tables on PostgreSQL (production) or SQLite (the embedded default).
 //!
-//! sqlx's checked macros bind one crate to one database, so the store is a closed enum over the
-//! two pools with runtime queries. Statements that both dialects accept are written once
-//! (sqlx binds `$N` on SQLite too); the few that differ (id lists, locking) live in
-//! `postgres.rs` and `sqlite.rs`. One behaviour suite runs against both, so they cannot drift.
+//! sqlx binds a pool to one database, and its executor bounds make code generic over the driver
+//! hard to read, so the store is a closed enum over the backends' handles and each operation is
+//! written once inside [`for_backend!`], which compiles it for every backend with that backend's
+//! [`Dialect`](dialect::Dialect) in scope. What the backends say differently is in `dialect.rs`
+//! (the seam and every statement), `postgres.rs` and `sqlite.rs`; `docs/architecture.md` says
+//! how to add one. One behaviour suite runs against all of them, so they cannot drift.
 
-/// Defines the following-side and follower-side versions of one SQL template over
-/// `(owner column, other column)`: a user's followings are rows it owns (`user_id`), its
-/// followers rows that point at it (`target_user_id`).
-macro_rules! for_both_sides {
-    ($template:ident, $following:ident, $followers:ident $(, $extra:literal)*) => {
-        pub const $following: &str = $template!("user_id", "target_user_id" $(, $extra)*);
-        pub const $followers: &str = $template!("target_user_id", "user_id" $(, $extra)*);
+/// Runs `$body` for whichever backend `$value` (a `Store`, or a locked connection or transaction
+/// of the write path) holds, with `$inner` bound to the variant's value and `$D` naming the
+/// backend's handle type, whose [`Dialect`](dialect::Dialect) items the body calls; with
+/// `into $out`, the result is wrapped in `$out`'s variant of the same backend. The body is
+/// written once and type-checked for every backend; adding a backend adds one arm to each rule.
+macro_rules! for_backend {
+    ($value:expr, $enum:ident($inner:pat) => $body:expr) => {
+        for_backend!($value, $enum($inner) as _Unnamed => $body)
     };
-}
-
-/// Every entry of many users' lists; `$ids` is the dialect's "owner is one of `$1`".
-macro_rules! lists_sql {
-    ($owner:literal, $other:literal, $ids:literal) => {
-        concat!(
-            "SELECT ",
-            $owner,
-            " AS owner, ",
-            $other,
-            " AS other, update_time ",
-            "FROM user_relation WHERE ",
-            $owner,
-            $ids,
-            " AND relation = 1"
-        )
+    ($value:expr, $enum:ident($inner:pat) into $out:ident => $body:expr) => {
+        for_backend!($value, $enum($inner) into $out as _Unnamed => $body)
+    };
+    ($value:expr, $enum:ident($inner:pat) into $out:ident as $D:ident => $body:expr) => {
+        match $value {
+            $enum::Postgres($inner) => {
+                type $D = $crate::db::postgres::PgBackend;
+                $out::Postgres($body)
+            }
+            $enum::Sqlite($inner) => {
+                type $D = $crate::db::sqlite::SqliteBackend;
+                $out::Sqlite($body)
+            }
+        }
+    };
+    ($value:expr, $enum:ident($inner:pat) as $D:ident => $body:expr) => {
+        match $value {
+            $enum::Postgres($inner) => {
+                type $D = $crate::db::postgres::PgBackend;
+                $body
+            }
+            $enum::Sqlite($inner) => {
+                type $D = $crate::db::sqlite::SqliteBackend;
+                $body
+            }
+        }
     };
 }
 
 mod connect;
-pub mod demo;
+pub(crate) mod demo;
+mod dialect;
 mod error;
 mod lists;
 mod pair;
@@ -41,72 +55,60 @@ mod postgres;
 mod read;
 mod sqlite;
 
-pub use connect::StoreOptions;
-pub use error::DbError;
-pub use lists::OwnedEntry;
-pub use pair::{PairLock, PairTx};
-pub use read::StoredRelation;
+pub(crate) use connect::StoreOptions;
+pub(crate) use error::DbError;
+pub(crate) use pair::{PairLock, PairTx};
 
-use sqlx::{PgPool, SqlitePool};
+use dialect::Dialect;
+use postgres::PgBackend;
+use sqlite::SqliteBackend;
 
-/// A handle to the database; cheap to clone (pools are reference counted).
+/// A handle to the database; cheap to clone (pools and statements are reference counted).
 #[derive(Clone, Debug)]
-pub enum Store {
-    Postgres(PgPool),
-    Sqlite(SqlitePools),
-}
-
-/// SQLite allows one writer at a time: a one-connection pool queues writes in the process
-/// instead of letting them spin on `SQLITE_BUSY`, while reads run in parallel under WAL.
-#[derive(Clone, Debug)]
-pub struct SqlitePools {
-    pub read: SqlitePool,
-    pub write: SqlitePool,
+pub(crate) enum Store {
+    Postgres(PgBackend),
+    Sqlite(SqliteBackend),
 }
 
 impl Store {
     /// Applies the pending migrations of this backend.
-    pub async fn migrate(&self) -> Result<(), DbError> {
-        match self {
-            Store::Postgres(pool) => postgres::MIGRATOR.run(pool).await?,
-            Store::Sqlite(db) => sqlite::MIGRATOR.run(&db.write).await?,
-        }
+    pub(crate) async fn migrate(&self) -> Result<(), DbError> {
+        for_backend!(self, Store(db) as D => D::migrator().run(db.writer()).await?);
         Ok(())
     }
 
     /// Answers when the database serves a trivial query.
-    pub async fn ping(&self) -> Result<(), DbError> {
-        match self {
-            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
-            Store::Sqlite(db) => sqlx::query("SELECT 1").execute(&db.read).await.map(drop)?,
-        }
+    pub(crate) async fn ping(&self) -> Result<(), DbError> {
+        for_backend!(self, Store(db) => {
+            sqlx::query("SELECT 1").execute(db.reader()).await?;
+        });
         Ok(())
     }
 
     /// Closes every connection; pending acquires fail.
-    pub async fn close(&self) {
-        match self {
-            Store::Postgres(pool) => pool.close().await,
-            Store::Sqlite(db) => {
-                db.read.close().await;
-                db.write.close().await;
-            }
-        }
+    pub(crate) async fn close(&self) {
+        for_backend!(self, Store(db) => {
+            db.reader().close().await;
+            db.writer().close().await;
+        })
     }
 
     /// Open and idle connections, for the metrics.
-    pub fn pool_usage(&self) -> (usize, usize) {
-        let usage = |size: u32, idle: usize| (size as usize, idle);
-        match self {
-            Store::Postgres(pool) => usage(pool.size(), pool.num_idle()),
-            Store::Sqlite(db) => {
-                usage(db.read.size() + db.write.size(), db.read.num_idle() + db.write.num_idle())
+    pub(crate) fn pool_usage(&self) -> (usize, usize) {
+        for_backend!(self, Store(db) => {
+            let (reader, writer) = (db.reader(), db.writer());
+            let open = reader.size() as usize;
+            let idle = reader.num_idle();
+            if std::ptr::eq(reader, writer) {
+                (open, idle)
+            } else {
+                (open + writer.size() as usize, idle + writer.num_idle())
             }
-        }
+        })
     }
 
     /// Which backend this is, for logs and readiness.
-    pub fn backend(&self) -> &'static str {
+    pub(crate) fn backend(&self) -> &'static str {
         match self {
             Store::Postgres(_) => "postgres",
             Store::Sqlite(_) => "sqlite",

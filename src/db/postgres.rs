@@ -1,70 +1,133 @@
-//! What PostgreSQL says differently: id lists bind as one `bigint[]`, and the pairs of a write
-//! group are serialized with session-level advisory locks.
+//! What PostgreSQL says its own way: id lists bind as one `bigint[]`, a group's rows go in one
+//! statement as four arrays, a LATERAL subquery per owner walks its index for a page, and the
+//! pairs of a write group are held with session-level advisory locks.
 
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+use super::dialect::{after_cursor, columns, Dialect, Statements};
+use super::DbError;
+use crate::domain::ids::UserId;
+use crate::domain::page::Side;
+use crate::domain::relation::RelationChange;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Serializes every write between two users, whichever of them acts. A row lock cannot do it:
 /// the rows may not exist yet, and the rule "a blocked user cannot follow" reads the reverse row.
 /// Session-level, because the pairs stay held after the commit while the cache catches up. `$1`
 /// holds a group's keys, sorted; the subquery's order is the order the locks are taken in.
-pub const LOCK_PAIRS: &str = "SELECT pg_advisory_lock(k) \
+const LOCK_PAIRS: &str = "SELECT pg_advisory_lock(k) \
      FROM (SELECT k FROM unnest($1::bigint[]) AS keys(k) ORDER BY k) AS sorted";
 /// The write path's connection holds no advisory lock but its group's.
-pub const UNLOCK_PAIRS: &str = "SELECT pg_advisory_unlock_all()";
+const UNLOCK_PAIRS: &str = "SELECT pg_advisory_unlock_all()";
 
-pub const EXISTING_USERS: &str = "SELECT user_id FROM user_basic WHERE user_id = ANY($1::bigint[])";
-
-/// The rows `($1[i] → $2[i])` that exist.
-pub const PAIR_RELATIONS: &str = "SELECT r.user_id, r.target_user_id, r.relation \
-     FROM unnest($1::bigint[], $2::bigint[]) AS p(u, t) \
-     JOIN user_relation r ON r.user_id = p.u AND r.target_user_id = p.t";
-
-/// A group's rows in one statement: the columns bind as four arrays.
-pub const SET_RELATIONS: &str = "INSERT INTO user_relation \
-     (user_id, target_user_id, relation, create_time, update_time) \
-     SELECT u, t, r, at, at FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::timestamptz[]) \
-     AS c(u, t, r, at) \
-     ON CONFLICT (user_id, target_user_id) \
-     DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time";
-
-pub const USERS: &str = "SELECT user_id, user_name, profile_photo FROM user_basic \
-     WHERE user_id = ANY($1::bigint[])";
-
-pub const COUNTS: &str = "SELECT u.id AS user_id, \
-     (SELECT count(*) FROM user_relation r WHERE r.user_id = u.id AND r.relation = 1) AS following, \
-     (SELECT count(*) FROM user_relation r WHERE r.target_user_id = u.id AND r.relation = 1) AS followers \
-     FROM unnest($1::bigint[]) AS u(id)";
-
-pub const RELATIONS_WITH: &str = "SELECT user_id, target_user_id, relation FROM user_relation \
-     WHERE user_id = $1 AND target_user_id = ANY($2::bigint[]) AND relation <> 0 \
-     UNION ALL \
-     SELECT user_id, target_user_id, relation FROM user_relation \
-     WHERE target_user_id = $1 AND user_id = ANY($2::bigint[]) AND relation <> 0";
-
-/// Pages of many users' lists in one query: a LATERAL subquery per user walks the
-/// `(user, relation, update_time, other)` index and stops after `$4` rows.
-macro_rules! pages_sql {
-    ($owner:literal, $other:literal) => {
-        concat!(
-            "SELECT u.id AS owner, r.other, r.update_time FROM unnest($1::bigint[]) AS u(id) ",
-            "CROSS JOIN LATERAL (SELECT ",
-            $other,
-            " AS other, update_time FROM user_relation ",
-            "WHERE ",
-            $owner,
-            " = u.id AND relation = 1 ",
-            "AND (update_time < $2 OR (update_time = $2 AND ",
-            $other,
-            " > $3)) ",
-            "ORDER BY update_time DESC, ",
-            $other,
-            " LIMIT $4) AS r"
-        )
-    };
+/// The PostgreSQL backend: one pool for reads and writes, and its statements.
+#[derive(Clone, Debug)]
+pub(crate) struct PgBackend {
+    pub(super) pool: PgPool,
+    pub(super) sql: std::sync::Arc<Statements>,
 }
 
-for_both_sides!(pages_sql, FOLLOWING_PAGES, FOLLOWERS_PAGES);
+impl Dialect for PgBackend {
+    type Db = Postgres;
+    type Ids = Vec<i64>;
 
-for_both_sides!(lists_sql, FOLLOWING_LISTS, FOLLOWERS_LISTS, " = ANY($1::bigint[])");
+    fn id_in(column: &str, n: usize) -> String {
+        format!("{column} = ANY(${n}::bigint[])")
+    }
+
+    fn id_rows(n: usize, alias: &str) -> String {
+        format!("unnest(${n}::bigint[]) AS {alias}(id)")
+    }
+
+    fn pair_rows(n: usize, alias: &str) -> String {
+        format!("unnest(${n}::bigint[], ${}::bigint[]) AS {alias}(u, t)", n + 1)
+    }
+
+    const PAIR_JOIN: &'static str = "JOIN";
+
+    const UPSERT_SOURCE: &'static str = "SELECT u, t, r, at, at FROM \
+         unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::timestamptz[]) AS c(u, t, r, at)";
+
+    /// A LATERAL subquery per owner walks the `(owner, relation, update_time, other)` index and
+    /// stops after `$4` rows, however long the list.
+    fn pages(side: Side) -> String {
+        let (owner, other) = columns(side);
+        format!(
+            "SELECT u.id AS owner, r.other, r.update_time FROM unnest($1::bigint[]) AS u(id) \
+             CROSS JOIN LATERAL (SELECT {other} AS other, update_time FROM user_relation \
+             WHERE {owner} = u.id AND relation = 1 AND {} \
+             ORDER BY update_time DESC, {other} LIMIT $4) AS r",
+            after_cursor(other)
+        )
+    }
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn ids(ids: &[UserId]) -> Vec<i64> {
+        ids.iter().map(|id| id.get()).collect()
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn sql(&self) -> &Statements {
+        &self.sql
+    }
+
+    async fn lock(&self, keys: &[i64]) -> Result<PoolConnection<Postgres>, DbError> {
+        let mut conn = self.pool.acquire().await?;
+        if let Err(err) = sqlx::query(LOCK_PAIRS).bind(keys).execute(&mut *conn).await {
+            // The statement may have taken some keys before it failed (a statement timeout):
+            // closing the session releases them, returning it would not.
+            drop(conn.detach());
+            return Err(err.into());
+        }
+        Ok(conn)
+    }
+
+    async fn begin_write(
+        conn: &mut PoolConnection<Postgres>,
+    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        conn.begin().await
+    }
+
+    async fn set_relations(
+        tx: &mut Transaction<'_, Postgres>,
+        sql: &str,
+        changes: &[RelationChange],
+    ) -> Result<(), sqlx::Error> {
+        let column = |f: fn(&RelationChange) -> i64| changes.iter().map(f).collect::<Vec<_>>();
+        let codes: Vec<i16> = changes.iter().map(|c| c.to.code()).collect();
+        let times: Vec<_> = changes.iter().map(|c| c.at).collect();
+        sqlx::query(sql)
+            .bind(column(|c| c.user.get()))
+            .bind(column(|c| c.target.get()))
+            .bind(codes)
+            .bind(times)
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+    }
+
+    async fn unlock(conn: &mut PoolConnection<Postgres>) -> bool {
+        match sqlx::query(UNLOCK_PAIRS).execute(&mut **conn).await {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot unlock pairs; closing their connection");
+                false
+            }
+        }
+    }
+
+    const CLOSE_UNRELEASED: bool = true;
+}

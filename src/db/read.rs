@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{postgres, sqlite, DbError, Store};
+use super::{DbError, Dialect, Store};
 use crate::domain::ids::UserId;
 use crate::domain::relation::Relation;
 use crate::domain::user::{FollowCounts, UserProfile};
@@ -31,40 +31,31 @@ pub(super) struct RelationRow {
 /// A relation between two users, as stored (the write path also reads rows whose relation is
 /// none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoredRelation {
-    pub user: UserId,
-    pub target: UserId,
-    pub relation: Relation,
+pub(crate) struct StoredRelation {
+    pub(crate) user: UserId,
+    pub(crate) target: UserId,
+    pub(crate) relation: Relation,
 }
 
 impl Store {
     /// The profiles of those ids that exist, in no particular order.
-    pub async fn users(&self, ids: &[UserId]) -> Result<Vec<UserProfile>, DbError> {
-        let rows: Vec<UserRow> = match self {
-            Store::Postgres(pool) => {
-                let q = sqlx::query_as(postgres::USERS).bind(id_array(ids));
-                q.fetch_all(pool).await?
-            }
-            Store::Sqlite(db) => {
-                let q = sqlx::query_as(sqlite::USERS).bind(id_json(ids));
-                q.fetch_all(&db.read).await?
-            }
-        };
+    pub(crate) async fn users(&self, ids: &[UserId]) -> Result<Vec<UserProfile>, DbError> {
+        let rows: Vec<UserRow> = for_backend!(self, Store(db) as D => {
+            let query = sqlx::query_as(&db.sql().users).bind(D::ids(ids));
+            query.fetch_all(db.reader()).await?
+        });
         Ok(rows.into_iter().filter_map(profile).collect())
     }
 
     /// Exact following and follower counts for each id (zero for unknown ids).
-    pub async fn counts(&self, ids: &[UserId]) -> Result<Vec<(UserId, FollowCounts)>, DbError> {
-        let rows: Vec<CountsRow> = match self {
-            Store::Postgres(pool) => {
-                let q = sqlx::query_as(postgres::COUNTS).bind(id_array(ids));
-                q.fetch_all(pool).await?
-            }
-            Store::Sqlite(db) => {
-                let q = sqlx::query_as(sqlite::COUNTS).bind(id_json(ids));
-                q.fetch_all(&db.read).await?
-            }
-        };
+    pub(crate) async fn counts(
+        &self,
+        ids: &[UserId],
+    ) -> Result<Vec<(UserId, FollowCounts)>, DbError> {
+        let rows: Vec<CountsRow> = for_backend!(self, Store(db) as D => {
+            let query = sqlx::query_as(&db.sql().counts).bind(D::ids(ids));
+            query.fetch_all(db.reader()).await?
+        });
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -75,31 +66,17 @@ impl Store {
     }
 
     /// Every non-zero relation, either way, between `viewer` and each of `others`.
-    pub async fn relations_with(
+    pub(crate) async fn relations_with(
         &self,
         viewer: UserId,
         others: &[UserId],
     ) -> Result<Vec<StoredRelation>, DbError> {
-        let rows: Vec<RelationRow> = match self {
-            Store::Postgres(pool) => {
-                let q = sqlx::query_as(postgres::RELATIONS_WITH).bind(viewer.get());
-                q.bind(id_array(others)).fetch_all(pool).await?
-            }
-            Store::Sqlite(db) => {
-                let q = sqlx::query_as(sqlite::RELATIONS_WITH).bind(viewer.get());
-                q.bind(id_json(others)).fetch_all(&db.read).await?
-            }
-        };
+        let rows: Vec<RelationRow> = for_backend!(self, Store(db) as D => {
+            let query = sqlx::query_as(&db.sql().relations_with).bind(viewer.get());
+            query.bind(D::ids(others)).fetch_all(db.reader()).await?
+        });
         Ok(rows.into_iter().filter_map(stored_relation).collect())
     }
-}
-
-pub(super) fn id_array(ids: &[UserId]) -> Vec<i64> {
-    ids.iter().map(|id| id.get()).collect()
-}
-
-pub(super) fn id_json(ids: &[UserId]) -> String {
-    serde_json::Value::from(id_array(ids)).to_string()
 }
 
 fn profile(row: UserRow) -> Option<UserProfile> {

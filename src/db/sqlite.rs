@@ -1,72 +1,123 @@
-//! What SQLite says differently: id lists bind as one JSON array read with `json_each`, and
-//! writes are serialized by the single writer connection taking the file lock up front.
+//! What SQLite says its own way: id lists bind as one JSON array read with `json_each`, a group's
+//! rows are written one statement each (in process, so cheap), a window function numbers each
+//! owner's entries for a page, and writes are serialized by the single writer connection taking
+//! the file lock up front.
 
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Sqlite, SqlitePool, Transaction};
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+use super::dialect::{after_cursor, columns, Dialect, Statements};
+use super::DbError;
+use crate::domain::ids::UserId;
+use crate::domain::page::Side;
+use crate::domain::relation::RelationChange;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// `IMMEDIATE` takes the file's write lock at `BEGIN`, so the rules read a state that no other
 /// process can change before the transaction commits (this process has one writer connection).
-pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
-pub const EXISTING_USERS: &str =
-    "SELECT user_id FROM user_basic WHERE user_id IN (SELECT value FROM json_each($1))";
-
-/// The rows named by `$1`, a JSON array of `[user, target]`; `CROSS JOIN` keeps the list as the
-/// outer loop, so each row is one lookup in the pair's unique index.
-pub const PAIR_RELATIONS: &str = "SELECT r.user_id, r.target_user_id, r.relation \
-     FROM json_each($1) AS p CROSS JOIN user_relation r \
-     ON r.user_id = json_extract(p.value, '$[0]') AND r.target_user_id = json_extract(p.value, '$[1]')";
-
-/// One row; a group runs it once per row, in process.
-pub const SET_RELATION: &str = "INSERT INTO user_relation \
-     (user_id, target_user_id, relation, create_time, update_time) VALUES ($1, $2, $3, $4, $4) \
-     ON CONFLICT (user_id, target_user_id) \
-     DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time";
-
-pub const USERS: &str = "SELECT user_id, user_name, profile_photo FROM user_basic \
-     WHERE user_id IN (SELECT value FROM json_each($1))";
-
-pub const COUNTS: &str = "SELECT u.value AS user_id, \
-     (SELECT count(*) FROM user_relation r WHERE r.user_id = u.value AND r.relation = 1) AS following, \
-     (SELECT count(*) FROM user_relation r WHERE r.target_user_id = u.value AND r.relation = 1) AS followers \
-     FROM json_each($1) AS u";
-
-pub const RELATIONS_WITH: &str = "SELECT user_id, target_user_id, relation FROM user_relation \
-     WHERE user_id = $1 AND target_user_id IN (SELECT value FROM json_each($2)) AND relation <> 0 \
-     UNION ALL \
-     SELECT user_id, target_user_id, relation FROM user_relation \
-     WHERE target_user_id = $1 AND user_id IN (SELECT value FROM json_each($2)) AND relation <> 0";
-
-/// Pages of many users' lists in one query. SQLite has no LATERAL, so a window function numbers
-/// each user's entries in list order and keeps the first `$4`.
-macro_rules! pages_sql {
-    ($owner:literal, $other:literal) => {
-        concat!(
-            "SELECT owner, other, update_time FROM (SELECT ",
-            $owner,
-            " AS owner, ",
-            $other,
-            " AS other, update_time, ROW_NUMBER() OVER (PARTITION BY ",
-            $owner,
-            " ORDER BY update_time DESC, ",
-            $other,
-            ") AS n FROM user_relation ",
-            "WHERE ",
-            $owner,
-            " IN (SELECT value FROM json_each($1)) AND relation = 1 ",
-            "AND (update_time < $2 OR (update_time = $2 AND ",
-            $other,
-            " > $3))) WHERE n <= $4"
-        )
-    };
+/// The SQLite backend. SQLite allows one writer at a time: a one-connection pool queues writes
+/// in the process instead of letting them spin on `SQLITE_BUSY`, while reads run in parallel
+/// under WAL.
+#[derive(Clone, Debug)]
+pub(crate) struct SqliteBackend {
+    pub(super) read: SqlitePool,
+    pub(super) write: SqlitePool,
+    pub(super) sql: std::sync::Arc<Statements>,
 }
 
-for_both_sides!(pages_sql, FOLLOWING_PAGES, FOLLOWERS_PAGES);
+impl Dialect for SqliteBackend {
+    type Db = Sqlite;
+    type Ids = String;
 
-for_both_sides!(
-    lists_sql,
-    FOLLOWING_LISTS,
-    FOLLOWERS_LISTS,
-    " IN (SELECT value FROM json_each($1))"
-);
+    fn id_in(column: &str, n: usize) -> String {
+        format!("{column} IN (SELECT value FROM json_each(${n}))")
+    }
+
+    fn id_rows(n: usize, alias: &str) -> String {
+        format!("(SELECT value AS id FROM json_each(${n})) AS {alias}")
+    }
+
+    /// Two JSON arrays joined on their index (`key`).
+    fn pair_rows(n: usize, alias: &str) -> String {
+        format!(
+            "(SELECT a.value AS u, b.value AS t FROM json_each(${n}) AS a \
+             JOIN json_each(${}) AS b ON a.key = b.key) AS {alias}",
+            n + 1
+        )
+    }
+
+    /// `CROSS JOIN` is SQLite's way to fix the join order: the pairs are the outer loop.
+    const PAIR_JOIN: &'static str = "CROSS JOIN";
+
+    const UPSERT_SOURCE: &'static str = "VALUES ($1, $2, $3, $4, $4)";
+
+    /// SQLite has no LATERAL, so a window function numbers each owner's entries in list order
+    /// and keeps the first `$4`.
+    fn pages(side: Side) -> String {
+        let (owner, other) = columns(side);
+        format!(
+            "SELECT owner, other, update_time FROM (SELECT {owner} AS owner, {other} AS other, \
+             update_time, ROW_NUMBER() OVER (PARTITION BY {owner} \
+             ORDER BY update_time DESC, {other}) AS n FROM user_relation \
+             WHERE {} AND relation = 1 AND {}) WHERE n <= $4",
+            Self::id_in(owner, 1),
+            after_cursor(other)
+        )
+    }
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn ids(ids: &[UserId]) -> String {
+        let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+        serde_json::Value::from(ids).to_string()
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    fn sql(&self) -> &Statements {
+        &self.sql
+    }
+
+    /// The single writer connection is the lock: holding it holds every pair.
+    async fn lock(&self, _keys: &[i64]) -> Result<PoolConnection<Sqlite>, DbError> {
+        Ok(self.write.acquire().await?)
+    }
+
+    async fn begin_write(
+        conn: &mut PoolConnection<Sqlite>,
+    ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
+        conn.begin_with(BEGIN_WRITE).await
+    }
+
+    /// One statement per row, in process.
+    async fn set_relations(
+        tx: &mut Transaction<'_, Sqlite>,
+        sql: &str,
+        changes: &[RelationChange],
+    ) -> Result<(), sqlx::Error> {
+        for c in changes {
+            let query = sqlx::query(sql).bind(c.user.get()).bind(c.target.get());
+            query.bind(c.to.code()).bind(c.at).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn unlock(_conn: &mut PoolConnection<Sqlite>) -> bool {
+        true
+    }
+
+    /// The connection holds nothing once its transaction has ended.
+    const CLOSE_UNRELEASED: bool = false;
+}

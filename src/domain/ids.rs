@@ -8,19 +8,19 @@ use std::str::FromStr;
 /// Parsing is strict on purpose: legacy clients send ids as JSON numbers or as decimal strings,
 /// and anything looser (`"+12"`, `" 12"`, `"12.0"`) would let two spellings name one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(i64);
+pub(crate) struct UserId(i64);
 
 /// Why a value is not a [`UserId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a user id is a positive decimal integer of at most 19 digits")]
-pub struct InvalidUserId;
+pub(crate) struct InvalidUserId;
 
 impl UserId {
     /// The smallest id, which sorts before every user.
-    pub const MIN: UserId = UserId(1);
+    pub(crate) const MIN: UserId = UserId(1);
 
     /// Accepts the integer if it is positive.
-    pub fn new(raw: i64) -> Result<Self, InvalidUserId> {
+    pub(crate) fn new(raw: i64) -> Result<Self, InvalidUserId> {
         if raw > 0 {
             Ok(Self(raw))
         } else {
@@ -29,12 +29,12 @@ impl UserId {
     }
 
     /// The value as stored in the database.
-    pub fn get(self) -> i64 {
+    pub(crate) fn get(self) -> i64 {
         self.0
     }
 
     /// Reads an id from a JSON value: an integer number or a decimal string, nothing else.
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, InvalidUserId> {
+    pub(crate) fn from_json(value: &serde_json::Value) -> Result<Self, InvalidUserId> {
         match value {
             serde_json::Value::Number(n) => n.as_i64().ok_or(InvalidUserId).and_then(Self::new),
             serde_json::Value::String(s) => s.parse(),

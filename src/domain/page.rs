@@ -14,7 +14,7 @@ use super::ids::UserId;
 
 /// Which list of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Side {
+pub(crate) enum Side {
     /// The users this user follows.
     Following,
     /// The users who follow this user.
@@ -23,39 +23,39 @@ pub enum Side {
 
 /// One entry of a list: the other user and when the follow happened (the row's `update_time`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Entry {
-    pub user: UserId,
-    pub at: DateTime<Utc>,
+pub(crate) struct Entry {
+    pub(crate) user: UserId,
+    pub(crate) at: DateTime<Utc>,
 }
 
 impl Entry {
     /// The entry's position in the list order.
-    pub fn position(&self) -> Cursor {
+    pub(crate) fn position(&self) -> Cursor {
         Cursor { at_micros: self.at.timestamp_micros(), user: self.user }
     }
 }
 
 /// A position in the list order, opaque to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cursor {
-    pub at_micros: i64,
-    pub user: UserId,
+pub(crate) struct Cursor {
+    pub(crate) at_micros: i64,
+    pub(crate) user: UserId,
 }
 
 /// Why a cursor string is not one this service made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed cursor")]
-pub struct InvalidCursor;
+pub(crate) struct InvalidCursor;
 
 const CURSOR_PREFIX: &str = "fg1:";
 
 impl Cursor {
     /// The opaque string form: base64url of `fg1:<micros>:<id>`.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}:{}", self.at_micros, self.user))
     }
 
-    pub fn decode(raw: &str) -> Result<Self, InvalidCursor> {
+    pub(crate) fn decode(raw: &str) -> Result<Self, InvalidCursor> {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| InvalidCursor)?;
         let text = String::from_utf8(bytes).map_err(|_| InvalidCursor)?;
         let rest = text.strip_prefix(CURSOR_PREFIX).ok_or(InvalidCursor)?;
@@ -69,40 +69,40 @@ impl Cursor {
     }
 
     /// The time of this position.
-    pub fn at(&self) -> DateTime<Utc> {
+    pub(crate) fn at(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(self.at_micros).unwrap_or_default()
     }
 
     /// The list order: newer first, then lower user id first.
-    pub fn order(&self, other: &Cursor) -> Ordering {
+    pub(crate) fn order(&self, other: &Cursor) -> Ordering {
         other.at_micros.cmp(&self.at_micros).then(self.user.cmp(&other.user))
     }
 
     /// A position before every entry, for a first page: the last microsecond of year 9999,
     /// which every backend stores and compares like any other time.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self { at_micros: 253_402_300_799_999_999, user: UserId::MIN }
     }
 }
 
 /// Which slice of a list to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PageRequest {
-    pub first: usize,
-    pub after: Option<Cursor>,
+pub(crate) struct PageRequest {
+    pub(crate) first: usize,
+    pub(crate) after: Option<Cursor>,
 }
 
 /// A slice of a list, and whether more follow it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Page {
-    pub entries: Vec<Entry>,
-    pub has_next: bool,
+pub(crate) struct Page {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) has_next: bool,
 }
 
 impl Page {
     /// Cuts a page from entries that hold every entry after the request's position, in any
     /// order. Used where a whole list is at hand (a cache fill); the database cuts its own.
-    pub fn from_all(mut entries: Vec<Entry>, request: &PageRequest) -> Self {
+    pub(crate) fn from_all(mut entries: Vec<Entry>, request: &PageRequest) -> Self {
         let after = request.after.unwrap_or_else(Cursor::start);
         entries.retain(|e| after.order(&e.position()) == Ordering::Less);
         entries.sort_by(|a, b| a.position().order(&b.position()));
@@ -110,7 +110,7 @@ impl Page {
     }
 
     /// A page from the first `first + 1` entries after the position, in list order.
-    pub fn from_window(mut entries: Vec<Entry>, first: usize) -> Self {
+    pub(crate) fn from_window(mut entries: Vec<Entry>, first: usize) -> Self {
         let has_next = entries.len() > first;
         entries.truncate(first);
         Self { entries, has_next }

@@ -6,7 +6,7 @@ use super::ids::UserId;
 
 /// What one user has done to another, as the legacy table encodes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Relation {
+pub(crate) enum Relation {
     /// 0: no relation; an unfollowed or unblocked pair keeps its row with this value.
     None,
     /// 1: the user follows the target.
@@ -17,7 +17,7 @@ pub enum Relation {
 
 impl Relation {
     /// The legacy column value.
-    pub fn code(self) -> i16 {
+    pub(crate) fn code(self) -> i16 {
         match self {
             Relation::None => 0,
             Relation::Follow => 1,
@@ -26,7 +26,7 @@ impl Relation {
     }
 
     /// Reads the legacy column; an unknown code reads as no relation, as the legacy app treats it.
-    pub fn from_code(code: i16) -> Self {
+    pub(crate) fn from_code(code: i16) -> Self {
         match code {
             1 => Relation::Follow,
             2 => Relation::Blacklist,
@@ -37,20 +37,20 @@ impl Relation {
 
 /// The relations between two users in both directions, as read under the pair's lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PairState {
+pub(crate) struct PairState {
     /// What the acting user has done to the target.
-    pub forward: Relation,
+    pub(crate) forward: Relation,
     /// What the target has done to the acting user.
-    pub backward: Relation,
+    pub(crate) backward: Relation,
 }
 
 /// One row change that a write committed: the cache layer replays these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelationChange {
-    pub user: UserId,
-    pub target: UserId,
-    pub from: Relation,
-    pub to: Relation,
+pub(crate) struct RelationChange {
+    pub(crate) user: UserId,
+    pub(crate) target: UserId,
+    pub(crate) from: Relation,
+    pub(crate) to: Relation,
     /// The row's new `update_time`.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
 }

@@ -4,23 +4,23 @@ use super::ids::UserId;
 
 /// The public profile kept by the legacy user service in `user_basic`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserProfile {
-    pub id: UserId,
-    pub name: String,
-    pub photo: Option<String>,
+pub(crate) struct UserProfile {
+    pub(crate) id: UserId,
+    pub(crate) name: String,
+    pub(crate) photo: Option<String>,
 }
 
 /// Exact counts of relation-1 rows on each side of a user.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FollowCounts {
-    pub following: i64,
-    pub followers: i64,
+pub(crate) struct FollowCounts {
+    pub(crate) following: i64,
+    pub(crate) followers: i64,
 }
 
 /// How a viewer and another user stand towards each other.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ViewerFlags {
-    pub viewer_is_following: bool,
-    pub is_following_viewer: bool,
-    pub viewer_has_blocked: bool,
+pub(crate) struct ViewerFlags {
+    pub(crate) viewer_is_following: bool,
+    pub(crate) is_following_viewer: bool,
+    pub(crate) viewer_has_blocked: bool,
 }

@@ -17,7 +17,7 @@ use crate::service::MAX_PAGE;
 const DEFAULT_FIRST: i32 = 20;
 
 /// A page of users, newest follow first.
-pub struct UserConnection {
+pub(crate) struct UserConnection {
     owner: UserId,
     side: Side,
     page: Page,
@@ -26,7 +26,7 @@ pub struct UserConnection {
 
 /// One user on a page, with where the page may continue from.
 #[derive(SimpleObject)]
-pub struct UserEdge {
+pub(crate) struct UserEdge {
     /// Opaque position of this entry; pass it as `after` to continue after it.
     cursor: String,
     node: User,
@@ -37,7 +37,7 @@ pub struct UserEdge {
 /// Relay page information. Paging is forward only: `hasPreviousPage` is true when the page was
 /// asked for with `after`.
 #[derive(SimpleObject)]
-pub struct PageInfo {
+pub(crate) struct PageInfo {
     has_next_page: bool,
     end_cursor: Option<String>,
     has_previous_page: bool,
@@ -45,13 +45,13 @@ pub struct PageInfo {
 }
 
 /// The cost of a connection for the complexity limit: its page size times what each entry asks.
-pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+pub(crate) fn cost(first: Option<i32>, child_complexity: usize) -> usize {
     let first = first.unwrap_or(DEFAULT_FIRST).clamp(1, MAX_PAGE as i32);
     usize::try_from(first).unwrap_or(1).saturating_mul(child_complexity)
 }
 
 /// Loads one connection of `owner`, checking `first` and `after` first.
-pub async fn load(
+pub(crate) async fn load(
     ctx: &Context<'_>,
     owner: UserId,
     side: Side,

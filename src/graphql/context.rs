@@ -7,7 +7,7 @@ use async_graphql::{Context, Result};
 use super::error::{code, coded};
 
 /// The request's `T` (the service, the viewer, the DataLoader).
-pub fn state<'c, T: Send + Sync + 'static>(ctx: &Context<'c>) -> Result<&'c T> {
+pub(crate) fn state<'c, T: Send + Sync + 'static>(ctx: &Context<'c>) -> Result<&'c T> {
     ctx.data::<T>().map_err(|_| {
         tracing::error!(data = std::any::type_name::<T>(), "request context lacks its data");
         coded("Internal error.", code::INTERNAL)
@@ -15,7 +15,7 @@ pub fn state<'c, T: Send + Sync + 'static>(ctx: &Context<'c>) -> Result<&'c T> {
 }
 
 /// The request's DataLoader.
-pub fn loader<'c>(
+pub(crate) fn loader<'c>(
     ctx: &Context<'c>,
 ) -> Result<&'c async_graphql::dataloader::DataLoader<super::loaders::GraphLoader>> {
     state(ctx)

@@ -28,7 +28,7 @@ struct Entry {
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
-pub struct DocumentCache(Arc<quick_cache::sync::Cache<String, Entry, Weight>>);
+pub(crate) struct DocumentCache(Arc<quick_cache::sync::Cache<String, Entry, Weight>>);
 
 #[derive(Clone)]
 struct Weight;
@@ -48,7 +48,7 @@ impl Default for DocumentCache {
 impl DocumentCache {
     /// The document of `text`, from memory when the text was seen before. A text that does not
     /// parse is not kept.
-    pub fn parse(&self, text: &str) -> Result<ExecutableDocument, ParseError> {
+    pub(crate) fn parse(&self, text: &str) -> Result<ExecutableDocument, ParseError> {
         if let Some(entry) = self.0.get(text) {
             return Ok(entry.document);
         }
@@ -63,7 +63,7 @@ impl DocumentCache {
 }
 
 /// Sums `per_field` over every field of every operation and fragment of the document.
-pub fn sum_over_fields(
+pub(crate) fn sum_over_fields(
     document: &ExecutableDocument,
     per_field: &dyn Fn(&Field) -> usize,
 ) -> usize {

@@ -7,39 +7,39 @@ use crate::auth::AuthError;
 use crate::service::ServiceError;
 
 /// Every `extensions.code` this API answers with (docs/api.md lists when).
-pub mod code {
-    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const FORBIDDEN: &str = "FORBIDDEN";
-    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
-    pub const QUERY_LIMIT: &str = "QUERY_LIMIT";
-    pub const RATE_LIMITED: &str = "RATE_LIMITED";
-    pub const INTERNAL: &str = "INTERNAL";
+pub(crate) mod code {
+    pub(crate) const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub(crate) const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub(crate) const NOT_FOUND: &str = "NOT_FOUND";
+    pub(crate) const FORBIDDEN: &str = "FORBIDDEN";
+    pub(crate) const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    pub(crate) const QUERY_LIMIT: &str = "QUERY_LIMIT";
+    pub(crate) const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub(crate) const INTERNAL: &str = "INTERNAL";
     /// Apollo's APQ: the hash is unknown, send the document with it.
-    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    pub(crate) const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     /// Apollo's APQ: this server takes no persisted queries.
-    pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
+    pub(crate) const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
 }
 
 /// The message and code of every field that needs a viewer when there is none.
-pub fn unauthenticated() -> Error {
+pub(crate) fn unauthenticated() -> Error {
     coded("User must be authorized.", code::UNAUTHENTICATED)
 }
 
 /// An input that is not what the schema's description promises.
-pub fn bad_input(message: impl Into<String>) -> Error {
+pub(crate) fn bad_input(message: impl Into<String>) -> Error {
     coded(message, code::BAD_USER_INPUT)
 }
 
 /// A GraphQL error with `extensions.code`.
-pub fn coded(message: impl Into<String>, code: &'static str) -> Error {
+pub(crate) fn coded(message: impl Into<String>, code: &'static str) -> Error {
     Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
 /// An error of the whole request, raised before execution: it belongs to no place in the
 /// document and no field, so it has neither `locations` nor `path`.
-pub fn request_error(message: impl Into<String>, code: &'static str) -> ServerError {
+pub(crate) fn request_error(message: impl Into<String>, code: &'static str) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = ErrorExtensionValues::default();
     extensions.set("code", code);
@@ -48,12 +48,12 @@ pub fn request_error(message: impl Into<String>, code: &'static str) -> ServerEr
 }
 
 /// A request that cannot be read or run as sent.
-pub fn bad_request(message: impl Into<String>) -> ServerError {
+pub(crate) fn bad_request(message: impl Into<String>) -> ServerError {
     request_error(message, code::BAD_USER_INPUT)
 }
 
 /// A request over the rate limit, told when to come back.
-pub fn rate_limited(retry_after_secs: u64) -> ServerError {
+pub(crate) fn rate_limited(retry_after_secs: u64) -> ServerError {
     let mut error = request_error("Too many requests; retry later.", code::RATE_LIMITED);
     if let Some(extensions) = error.extensions.as_mut() {
         extensions.set("retryAfter", retry_after_secs);
@@ -62,7 +62,7 @@ pub fn rate_limited(retry_after_secs: u64) -> ServerError {
 }
 
 /// The `extensions.code` of an error, if it has one.
-pub fn code_of(error: &ServerError) -> Option<&str> {
+pub(crate) fn code_of(error: &ServerError) -> Option<&str> {
     match error.extensions.as_ref()?.get("code")? {
         async_graphql::Value::String(code) => Some(code),
         _ => None,
@@ -90,7 +90,7 @@ impl ErrorExtensions for ServiceError {
 }
 
 /// The error a request gets when its credentials are present but not acceptable.
-pub fn auth_error(err: &AuthError) -> ServerError {
+pub(crate) fn auth_error(err: &AuthError) -> ServerError {
     let error = match err {
         AuthError::Lookup(cause) => cause.extend(),
         _ => unauthenticated(),

@@ -6,11 +6,11 @@ use super::error::bad_input;
 use crate::domain::ids::UserId;
 
 /// A user id argument: exactly a positive decimal integer, sent as a string or an int.
-pub fn user_id(id: &ID) -> Result<UserId> {
+pub(crate) fn user_id(id: &ID) -> Result<UserId> {
     id.parse::<UserId>().map_err(|e| bad_input(format!("Invalid user id {:?}: {e}.", id.as_str())))
 }
 
 /// Every id of a list argument, or the first bad one's error.
-pub fn user_ids(ids: &[ID]) -> Result<Vec<UserId>> {
+pub(crate) fn user_ids(ids: &[ID]) -> Result<Vec<UserId>> {
     ids.iter().map(user_id).collect()
 }

@@ -21,19 +21,19 @@ use super::error::{code, request_error};
 /// graphql-js 16 and 17 (which GraphiQL, Apollo and most tools send) is 15 deep; one more level
 /// leaves room for a tool that asks one `ofType` deeper, while `__Type.fields → __Field.type`
 /// cannot recurse without bound.
-pub const INTROSPECTION_MAX_DEPTH: usize = 16;
+pub(crate) const INTROSPECTION_MAX_DEPTH: usize = 16;
 
 /// The limits of one schema.
 #[derive(Debug, Clone, Copy)]
-pub struct QueryLimits {
+pub(crate) struct QueryLimits {
     /// Largest query document, in bytes.
-    pub max_document_bytes: usize,
+    pub(crate) max_document_bytes: usize,
     /// Most aliased fields in one document (aliases multiply work without multiplying size).
-    pub max_aliases: usize,
+    pub(crate) max_aliases: usize,
     /// Deepest field nesting of a query that reads data.
-    pub max_depth: usize,
+    pub(crate) max_depth: usize,
     /// Highest cost; a connection costs its `first` times its children, `users` its id count.
-    pub max_complexity: usize,
+    pub(crate) max_complexity: usize,
 }
 
 /// async-graphql's messages for its own limits (async-graphql 7): complexity, and the nesting of
@@ -44,7 +44,7 @@ const TOO_RECURSIVE: &str = "The recursion depth of the query cannot be greater 
 
 impl QueryLimits {
     /// Refuses a document text over the size limit, before it is parsed.
-    pub fn check_size(&self, text: &str) -> Result<(), ServerError> {
+    pub(crate) fn check_size(&self, text: &str) -> Result<(), ServerError> {
         let max = self.max_document_bytes;
         if text.len() > max {
             return Err(refusal("size", max));
@@ -55,7 +55,7 @@ impl QueryLimits {
     /// Refuses a parsed document with too many aliases, nested too deep, or introspecting when
     /// introspection is off. A document that only introspects the schema (whose size bounds
     /// it) is held to [`INTROSPECTION_MAX_DEPTH`] instead of the data depth.
-    pub fn check_document(
+    pub(crate) fn check_document(
         &self,
         document: &ExecutableDocument,
         introspection: bool,
@@ -79,7 +79,7 @@ impl QueryLimits {
     /// Gives async-graphql's complexity and recursion refusals our form, and every other
     /// codeless error (async-graphql's own parse, validation and variable errors) the code of a
     /// client mistake.
-    pub fn recode(&self, errors: &mut [ServerError]) {
+    pub(crate) fn recode(&self, errors: &mut [ServerError]) {
         for error in errors {
             if error.message == TOO_COMPLEX {
                 *error = refusal("complexity", self.max_complexity);
@@ -96,7 +96,7 @@ impl QueryLimits {
 }
 
 /// The error of a refused query.
-pub fn refusal(limit: &'static str, max: usize) -> ServerError {
+pub(crate) fn refusal(limit: &'static str, max: usize) -> ServerError {
     let mut error =
         ServerError::new(format!("Query refused: over the {limit} limit of {max}."), None);
     let mut extensions = ErrorExtensionValues::default();
@@ -108,7 +108,7 @@ pub fn refusal(limit: &'static str, max: usize) -> ServerError {
 }
 
 /// The error of a document that trusted-documents mode does not know.
-pub fn not_persisted() -> ServerError {
+pub(crate) fn not_persisted() -> ServerError {
     let mut error = refusal("persisted", 0);
     error.message = "Query refused: only persisted documents run here.".to_owned();
     if let Some(extensions) = error.extensions.as_mut() {
@@ -118,7 +118,7 @@ pub fn not_persisted() -> ServerError {
 }
 
 /// The parser's own refusal of a document nested past its recursion bound.
-pub fn parser_refusal(err: async_graphql::parser::Error, max_depth: usize) -> ServerError {
+pub(crate) fn parser_refusal(err: async_graphql::parser::Error, max_depth: usize) -> ServerError {
     match err {
         async_graphql::parser::Error::RecursionLimitExceeded => refusal("depth", max_depth),
         other => {

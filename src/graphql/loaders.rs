@@ -13,29 +13,29 @@ use crate::service::{Service, ServiceError};
 
 /// Key for a user's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CountsOf(pub UserId);
+pub(crate) struct CountsOf(pub UserId);
 
 /// Key for how the request's viewer and a user stand; the viewer is fixed per loader, so the
 /// key cannot be answered for the wrong viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FlagsOf(pub UserId);
+pub(crate) struct FlagsOf(pub UserId);
 
 /// Key for one page of a user's list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PageOf {
-    pub owner: UserId,
-    pub side: Side,
-    pub request: PageRequest,
+pub(crate) struct PageOf {
+    pub(crate) owner: UserId,
+    pub(crate) side: Side,
+    pub(crate) request: PageRequest,
 }
 
 /// Loads through the service layer; created per request, so it caches nothing across requests.
-pub struct GraphLoader {
+pub(crate) struct GraphLoader {
     service: Service,
     viewer: Option<UserId>,
 }
 
 impl GraphLoader {
-    pub fn new(service: Service, viewer: Option<UserId>) -> Self {
+    pub(crate) fn new(service: Service, viewer: Option<UserId>) -> Self {
         Self { service, viewer }
     }
 }

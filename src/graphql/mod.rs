@@ -11,7 +11,7 @@ mod connection;
 mod context;
 mod documents;
 mod error;
-pub mod http;
+pub(crate) mod http;
 mod input;
 mod limits;
 mod loaders;
@@ -41,17 +41,17 @@ use request::GraphqlRequest;
 use scheduling::PassTracker;
 use viewer::Viewer;
 
-pub use limits::QueryLimits;
-pub use persisted::{Manifest, ManifestError, PersistedQueries};
+pub(crate) use limits::QueryLimits;
+pub(crate) use persisted::{Manifest, PersistedQueries};
 
 /// The schema type served at `/graphql`.
-pub type FollowSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub(crate) type FollowSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The GraphQL API: the schema, held to the limits, and what every request shares. It holds no
 /// connection: each request brings the service with it, so the schema can be printed without
 /// a database. Cheap to clone.
 #[derive(Clone)]
-pub struct Graphql {
+pub(crate) struct Graphql {
     /// Complexity-limited by async-graphql; depth is checked in [`Graphql::admit`], where
     /// introspection-only documents get their own bound.
     schema: FollowSchema,
@@ -62,7 +62,7 @@ pub struct Graphql {
 }
 
 /// A request that passed every check made before execution, with its parsed document.
-pub struct Admitted {
+pub(crate) struct Admitted {
     request: async_graphql::Request,
     kind: Option<OperationType>,
     /// The operation's label in the metrics.
@@ -72,13 +72,17 @@ pub struct Admitted {
 impl Admitted {
     /// Whether the request runs a query, a mutation or a subscription; `None` when the document
     /// does not say which operation runs (execution then reports it).
-    pub fn kind(&self) -> Option<OperationType> {
+    pub(crate) fn kind(&self) -> Option<OperationType> {
         self.kind
     }
 }
 
 impl Graphql {
-    pub fn new(limits: QueryLimits, introspection: bool, persisted: PersistedQueries) -> Self {
+    pub(crate) fn new(
+        limits: QueryLimits,
+        introspection: bool,
+        persisted: PersistedQueries,
+    ) -> Self {
         let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
             .limit_complexity(limits.max_complexity);
         let builder = if introspection {
@@ -92,7 +96,7 @@ impl Graphql {
 
     /// Applies the persisted-query rules and every limit that needs no execution, and parses the
     /// document (once per distinct text: parsed documents are kept).
-    pub async fn admit(
+    pub(crate) async fn admit(
         &self,
         request: GraphqlRequest,
         service: &Service,
@@ -116,7 +120,7 @@ impl Graphql {
 
     /// Executes an admitted request with what it needs: the service, its viewer, and a fresh
     /// DataLoader (nothing is cached from one request to the next) whose batches stay whole.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         admitted: Admitted,
         service: &Service,
@@ -134,7 +138,7 @@ impl Graphql {
     }
 
     /// The response of a request refused before execution, counted in the metrics.
-    pub fn refused(&self, error: ServerError) -> Response {
+    pub(crate) fn refused(&self, error: ServerError) -> Response {
         let response = Response::from_errors(vec![error]);
         observe::record(None, &response, Instant::now());
         response
@@ -164,7 +168,7 @@ pub fn sdl() -> String {
 /// Whether a response is that of a request that never ran: no data, and only errors that belong
 /// to no field (parse, validation, variables, limits, credentials). A transport answers these
 /// with a 4xx status where its media type says so.
-pub fn never_ran(response: &Response) -> bool {
+pub(crate) fn never_ran(response: &Response) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|error| error.path.is_empty())

@@ -10,12 +10,12 @@ use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
 use crate::service::{Action, Service, ServiceError};
 
-pub struct MutationRoot;
+pub(crate) struct MutationRoot;
 
 /// The outcome of a follow or unfollow: the target and its state after the change.
 #[derive(SimpleObject)]
 #[graphql(complex)]
-pub struct FollowPayload {
+pub(crate) struct FollowPayload {
     /// The target's id.
     target: ID,
     #[graphql(skip)]
@@ -33,7 +33,7 @@ impl FollowPayload {
 /// The outcome of a block or unblock: the target and its state after the change.
 #[derive(SimpleObject)]
 #[graphql(complex)]
-pub struct BlockPayload {
+pub(crate) struct BlockPayload {
     /// The target's id.
     target: ID,
     #[graphql(skip)]

@@ -9,6 +9,6 @@ use super::user::User;
 /// An object that can be fetched again by its id (`Query.node`).
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "The object's id, unique across every node type."))]
-pub enum Node {
+pub(crate) enum Node {
     User(User),
 }

@@ -10,7 +10,7 @@ use async_graphql::Response;
 /// Records one executed request. `operation` is the document's [`operation_name`] (none if it
 /// did not parse); it is used only if the request passed validation, that is if no error lacks
 /// a path: parse, validation and limit errors have none, a resolver's error always has one.
-pub fn record(operation: Option<String>, response: &Response, started: Instant) {
+pub(crate) fn record(operation: Option<String>, response: &Response, started: Instant) {
     let validated = response.errors.iter().all(|error| !error.path.is_empty());
     let operation = operation.filter(|_| validated).unwrap_or_else(|| "refused".to_owned());
     let outcome = if response.errors.is_empty() { "ok" } else { "error" };
@@ -21,7 +21,7 @@ pub fn record(operation: Option<String>, response: &Response, started: Instant) 
 }
 
 /// `<type> <root fields, sorted>` of a one-operation document.
-pub fn operation_name(document: &ExecutableDocument) -> String {
+pub(crate) fn operation_name(document: &ExecutableDocument) -> String {
     let mut operations = document.operations.iter();
     let (Some((_, operation)), None) = (operations.next(), operations.next()) else {
         return "several".to_owned();

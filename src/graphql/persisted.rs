@@ -26,7 +26,7 @@ use crate::service::Service;
 
 /// How persisted queries are taken (`PERSISTED_QUERIES`).
 #[derive(Debug, Clone)]
-pub enum PersistedQueries {
+pub(crate) enum PersistedQueries {
     /// Documents by text only; a hash answers `PERSISTED_QUERY_NOT_SUPPORTED`.
     Off,
     /// Documents by text, or by a hash this or another instance was given before.
@@ -37,11 +37,11 @@ pub enum PersistedQueries {
 
 /// The documents a trusted-documents deployment runs, by the hex SHA-256 of their text.
 #[derive(Debug, Default)]
-pub struct Manifest(HashMap<String, String>);
+pub(crate) struct Manifest(HashMap<String, String>);
 
 /// Why a manifest file cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
+pub(crate) enum ManifestError {
     #[error("cannot read the persisted documents file {path}: {source}")]
     Read { path: String, source: std::io::Error },
     #[error("the persisted documents file is not a JSON map of sha256 → document, nor an Apollo persisted query manifest")]
@@ -54,7 +54,7 @@ impl Manifest {
     /// Reads a manifest: a JSON object of hex SHA-256 → document (what GraphQL Code Generator's
     /// client preset and Relay write), or Apollo's `apollo-persisted-query-manifest` with its
     /// `operations: [{id, body}]`. Every entry's hash is checked against its text.
-    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, ManifestError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ManifestError::Read { path: path.display().to_string(), source })?;
         let json: Value = serde_json::from_str(&text).map_err(|_| ManifestError::Format)?;
@@ -89,7 +89,7 @@ impl Manifest {
 
 impl PersistedQueries {
     /// The document text the request runs, after the persisted-query rules of this mode.
-    pub async fn document(
+    pub(crate) async fn document(
         &self,
         request: &GraphqlRequest,
         service: &Service,
@@ -139,7 +139,7 @@ fn no_query() -> ServerError {
 }
 
 /// The lowercase hex SHA-256 of a document, as APQ and manifests name documents.
-pub fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 

@@ -15,7 +15,7 @@ use crate::domain::page::Side;
 /// Most ids one `users` call may ask for, so that one query cannot ask for the whole table.
 const MAX_IDS: usize = 100;
 
-pub struct QueryRoot;
+pub(crate) struct QueryRoot;
 
 #[Object(name = "Query")]
 impl QueryRoot {

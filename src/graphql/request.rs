@@ -12,15 +12,15 @@ use async_graphql::ServerError;
 /// the wrong JSON type makes the whole request unreadable (the transports answer 400).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GraphqlRequest {
+pub(crate) struct GraphqlRequest {
     #[serde(default)]
-    pub query: Option<String>,
+    pub(crate) query: Option<String>,
     #[serde(default)]
-    pub operation_name: Option<String>,
+    pub(crate) operation_name: Option<String>,
     #[serde(default)]
-    pub variables: Option<Map<String, Value>>,
+    pub(crate) variables: Option<Map<String, Value>>,
     #[serde(default)]
-    pub extensions: Option<Map<String, Value>>,
+    pub(crate) extensions: Option<Map<String, Value>>,
 }
 
 /// `extensions.persistedQuery` of Apollo's APQ protocol.
@@ -36,7 +36,7 @@ const APQ_VERSION: u32 = 1;
 
 impl GraphqlRequest {
     /// Reads the parameters of a GET: `variables` and `extensions` are JSON texts.
-    pub fn from_params(
+    pub(crate) fn from_params(
         query: Option<String>,
         operation_name: Option<String>,
         variables: Option<&str>,
@@ -52,7 +52,7 @@ impl GraphqlRequest {
 
     /// Checks that the request names a document, by text or by a well-formed persisted hash: a
     /// request without one is not a GraphQL request at all.
-    pub fn check_readable(&self) -> Result<(), ServerError> {
+    pub(crate) fn check_readable(&self) -> Result<(), ServerError> {
         if self.query.is_some() || self.persisted_hash()?.is_some() {
             Ok(())
         } else {
@@ -61,7 +61,7 @@ impl GraphqlRequest {
     }
 
     /// The hash of `extensions.persistedQuery`, if the request names a persisted document.
-    pub fn persisted_hash(&self) -> Result<Option<String>, ServerError> {
+    pub(crate) fn persisted_hash(&self) -> Result<Option<String>, ServerError> {
         let Some(raw) = self.extensions.as_ref().and_then(|e| e.get("persistedQuery")) else {
             return Ok(None);
         };

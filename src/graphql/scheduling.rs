@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 
 /// The turn-taking state of one request.
 #[derive(Clone, Default)]
-pub struct PassTracker(Arc<Turns>);
+pub(crate) struct PassTracker(Arc<Turns>);
 
 #[derive(Default)]
 struct Turns {
@@ -57,7 +57,7 @@ impl ArcWake for NotingWaker {
 
 impl PassTracker {
     /// Runs the request, recording its passes and wake-ups.
-    pub async fn run<F: Future>(&self, future: F) -> F::Output {
+    pub(crate) async fn run<F: Future>(&self, future: F) -> F::Output {
         let turns = &self.0;
         let mut future = std::pin::pin!(future);
         poll_fn(|cx| {
@@ -74,7 +74,7 @@ impl PassTracker {
     }
 
     /// The spawner for the request's DataLoader: each batch waits for a quiet moment.
-    pub fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
+    pub(crate) fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
         let turns = self.0.clone();
         move |batch| {
             let turns = turns.clone();

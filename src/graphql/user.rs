@@ -11,7 +11,7 @@ use crate::domain::page::Side;
 use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
 
 /// A user of the news app, as the legacy user service describes them.
-pub struct User(pub UserProfile);
+pub(crate) struct User(pub UserProfile);
 
 #[Object]
 impl User {

@@ -8,7 +8,7 @@ use super::extract::{path_target, LegacyViewer, TargetBody};
 use crate::service::{Action, Service};
 
 /// `POST /app/v1_0/user/blacklists` `{"target": id}` → 201 `{"message":"OK","data":{"target":id}}`.
-pub async fn block(
+pub(crate) async fn block(
     State(service): State<Service>,
     LegacyViewer(viewer): LegacyViewer,
     TargetBody(target): TargetBody,
@@ -18,7 +18,7 @@ pub async fn block(
 }
 
 /// `DELETE /app/v1_0/user/blacklists/{target}` → 200 `{"message":"OK"}`.
-pub async fn unblock(
+pub(crate) async fn unblock(
     State(service): State<Service>,
     LegacyViewer(viewer): LegacyViewer,
     Path(target): Path<String>,

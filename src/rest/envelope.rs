@@ -11,30 +11,30 @@ use crate::domain::ids::UserId;
 use crate::service::ServiceError;
 
 /// `{"message": "OK", "data": …}`, the legacy success shape.
-pub fn ok_with(status: StatusCode, data: Value) -> Response {
+pub(crate) fn ok_with(status: StatusCode, data: Value) -> Response {
     (status, Json(json!({ "message": "OK", "data": data }))).into_response()
 }
 
 /// `{"message": "OK"}` with 200: what the legacy tutorial documents for DELETE.
-pub fn ok() -> Response {
+pub(crate) fn ok() -> Response {
     Json(json!({ "message": "OK" })).into_response()
 }
 
 /// `{"target": id}`: what follow and blacklist answer with 201.
-pub fn created_target(target: UserId) -> Response {
+pub(crate) fn created_target(target: UserId) -> Response {
     ok_with(StatusCode::CREATED, json!({ "target": target.get() }))
 }
 
 /// 429 `{"message": "Too many requests."}`: a legacy client over its rate (the rate limiter adds
 /// `Retry-After`).
-pub fn too_many(_headers: &HeaderMap, _retry_after: u64) -> Response {
+pub(crate) fn too_many(_headers: &HeaderMap, _retry_after: u64) -> Response {
     (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "message": "Too many requests." })))
         .into_response()
 }
 
 /// Every way a legacy request fails, with the legacy answer for each.
 #[derive(Debug)]
-pub enum LegacyError {
+pub(crate) enum LegacyError {
     /// A parameter is missing or invalid: 400 `{"message": {name: reason}}`, as flask-restful's
     /// reqparse answered.
     Param {
@@ -48,8 +48,8 @@ pub enum LegacyError {
 }
 
 /// Why a parameter is refused, in the legacy words.
-pub const MISSING_JSON: &str = "Missing required parameter in the JSON body";
-pub const INVALID_USER_ID: &str = "Invalid target user id.";
+pub(crate) const MISSING_JSON: &str = "Missing required parameter in the JSON body";
+pub(crate) const INVALID_USER_ID: &str = "Invalid target user id.";
 
 impl From<AuthError> for LegacyError {
     fn from(err: AuthError) -> Self {

@@ -11,7 +11,7 @@ use crate::domain::ids::UserId;
 use crate::http::is_json;
 
 /// The authenticated user a legacy request acts for.
-pub struct LegacyViewer(pub UserId);
+pub(crate) struct LegacyViewer(pub UserId);
 
 impl<S> FromRequestParts<S> for LegacyViewer
 where
@@ -29,11 +29,11 @@ where
 /// `{"target": id}` from a JSON body; the id as a number or a decimal string. A body that is not
 /// JSON reads as a missing parameter, as reqparse's `location='json'` did; other fields are
 /// ignored, as reqparse ignored them.
-pub struct TargetBody(pub UserId);
+pub(crate) struct TargetBody(pub UserId);
 
 /// The largest body the shim reads, from the service's settings.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub(crate) struct BodyLimit(pub usize);
 
 impl<S> FromRequest<S> for TargetBody
 where
@@ -59,7 +59,7 @@ where
 }
 
 /// A target id from a URL path segment.
-pub fn path_target(raw: &str) -> Result<UserId, LegacyError> {
+pub(crate) fn path_target(raw: &str) -> Result<UserId, LegacyError> {
     raw.parse().map_err(|_| invalid_target())
 }
 

@@ -8,7 +8,7 @@ use super::extract::{path_target, LegacyViewer, TargetBody};
 use crate::service::{Action, Service};
 
 /// `POST /app/v1_0/user/followings` `{"target": id}` → 201 `{"message":"OK","data":{"target":id}}`.
-pub async fn follow(
+pub(crate) async fn follow(
     State(service): State<Service>,
     LegacyViewer(viewer): LegacyViewer,
     TargetBody(target): TargetBody,
@@ -18,7 +18,7 @@ pub async fn follow(
 }
 
 /// `DELETE /app/v1_0/user/followings/{target}` → 200 `{"message":"OK"}`.
-pub async fn unfollow(
+pub(crate) async fn unfollow(
     State(service): State<Service>,
     LegacyViewer(viewer): LegacyViewer,
     Path(target): Path<String>,

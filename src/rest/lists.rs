@@ -19,7 +19,7 @@ const PER_PAGE_MAX: usize = 50;
 const PER_PAGE_DEFAULT: usize = 10;
 
 /// The viewer's followings, newest first.
-pub async fn followings(
+pub(crate) async fn followings(
     State(service): State<Service>,
     LegacyViewer(viewer): LegacyViewer,
     Query(query): Query<HashMap<String, String>>,
@@ -28,7 +28,7 @@ pub async fn followings(
 }
 
 /// The viewer's followers, newest first.
-pub async fn followers(
+pub(crate) async fn followers(
     State(service): State<Service>,
     LegacyViewer(viewer): LegacyViewer,
     Query(query): Query<HashMap<String, String>>,

@@ -8,8 +8,8 @@ mod extract;
 mod followings;
 mod lists;
 
-pub use envelope::too_many;
-pub use extract::BodyLimit;
+pub(crate) use envelope::too_many;
+pub(crate) use extract::BodyLimit;
 
 use axum::extract::FromRef;
 use axum::routing::{delete, get, post};
@@ -20,15 +20,15 @@ use crate::service::Service;
 
 /// What the REST routes share.
 #[derive(Clone, FromRef)]
-pub struct RestState {
-    pub service: Service,
-    pub auth: Authenticator,
-    pub body_limit: BodyLimit,
+pub(crate) struct RestState {
+    pub(crate) service: Service,
+    pub(crate) auth: Authenticator,
+    pub(crate) body_limit: BodyLimit,
 }
 
 /// The legacy routes, one table. Ids in paths are parsed by the handlers, so that a bad one gets
 /// the legacy 400 shape instead of axum's plain-text rejection.
-pub fn router(state: RestState) -> Router {
+pub(crate) fn router(state: RestState) -> Router {
     Router::new()
         .route("/app/v1_0/user/followings", post(followings::follow).get(lists::followings))
         .route("/app/v1_0/user/followings/{target}", delete(followings::unfollow))

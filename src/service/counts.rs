@@ -14,7 +14,7 @@ impl Service {
     /// Counts for each id (zero for unknown ids); at most one Redis lookup, one database query
     /// for the misses and one Redis fill, whatever the number of ids.
     #[instrument(skip_all, fields(ids = ids.len()))]
-    pub async fn counts(
+    pub(crate) async fn counts(
         &self,
         ids: &[UserId],
     ) -> Result<HashMap<UserId, FollowCounts>, ServiceError> {
@@ -49,6 +49,6 @@ impl Service {
         &self,
         ids: &[UserId],
     ) -> Result<HashMap<UserId, FollowCounts>, ServiceError> {
-        Ok(self.db(self.shared.store.counts(ids)).await?.into_iter().collect())
+        Ok(self.round_trip(self.shared.store.counts(ids)).await?.into_iter().collect())
     }
 }

@@ -39,7 +39,7 @@ impl std::fmt::Debug for LocalDocuments {
 impl Service {
     /// The document persisted under `hash`, from memory or the shared store. A Redis fault reads
     /// as "unknown": the client then sends the document itself.
-    pub async fn persisted_document(&self, hash: &str) -> Option<String> {
+    pub(crate) async fn persisted_document(&self, hash: &str) -> Option<String> {
         if let Some(text) = self.shared.documents.0.get(hash) {
             return Some(text.to_string());
         }
@@ -51,7 +51,7 @@ impl Service {
     }
 
     /// Keeps a document under its hash, in memory and in the shared store.
-    pub async fn persist_document(&self, hash: &str, text: &str) {
+    pub(crate) async fn persist_document(&self, hash: &str, text: &str) {
         if self.shared.documents.0.get(hash).is_some() {
             return;
         }

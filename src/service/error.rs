@@ -9,7 +9,7 @@ use crate::domain::ids::UserId;
 /// Why a follow-graph operation was refused or failed. Cloneable, because one database failure
 /// fails every write of the group that met it.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ServiceError {
+pub(crate) enum ServiceError {
     /// Nobody follows or blocks themselves.
     #[error("{}", self_message(*.0))]
     SelfRelation(Action),

@@ -34,9 +34,9 @@ const QUEUE_DEADLINE: Duration = Duration::from_secs(3);
 /// One action requested by one user on another.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Request {
-    pub action: Action,
-    pub viewer: UserId,
-    pub target: UserId,
+    pub(crate) action: Action,
+    pub(crate) viewer: UserId,
+    pub(crate) target: UserId,
 }
 
 impl Request {

@@ -12,7 +12,7 @@ use crate::domain::ids::UserId;
 use crate::domain::page::{Entry, Page, PageRequest, Side};
 
 /// Largest page any caller may ask for.
-pub const MAX_PAGE: usize = 100;
+pub(crate) const MAX_PAGE: usize = 100;
 
 /// A request for a whole list, in list order.
 const WHOLE: PageRequest = PageRequest { first: usize::MAX - 1, after: None };
@@ -20,7 +20,7 @@ const WHOLE: PageRequest = PageRequest { first: usize::MAX - 1, after: None };
 impl Service {
     /// One page of each owner's list; a constant number of round trips for any number of owners.
     #[instrument(skip(self, owners), fields(owners = owners.len()))]
-    pub async fn pages(
+    pub(crate) async fn pages(
         &self,
         side: Side,
         owners: &[UserId],
@@ -43,7 +43,7 @@ impl Service {
 
     /// A user's whole list in list order.
     #[instrument(skip(self), fields(owner = %owner))]
-    pub async fn list(&self, side: Side, owner: UserId) -> Result<Vec<Entry>, ServiceError> {
+    pub(crate) async fn list(&self, side: Side, owner: UserId) -> Result<Vec<Entry>, ServiceError> {
         let cached = match self.readable_cache() {
             Some(cache) => {
                 self.meter.redis();
@@ -52,7 +52,7 @@ impl Service {
             None => None,
         };
         let Some((cache, lookups)) = cached else {
-            let list = self.db(self.shared.store.lists(side, &[owner])).await?;
+            let list = self.round_trip(self.shared.store.lists(side, &[owner])).await?;
             return Ok(Page::from_all(list.into_iter().map(|(_, e)| e).collect(), &WHOLE).entries);
         };
         let (mut lists, misses) = split("lists", lookups);
@@ -69,7 +69,9 @@ impl Service {
     ) -> Result<HashMap<UserId, Page>, ServiceError> {
         let mut windows: HashMap<UserId, Vec<Entry>> =
             owners.iter().map(|&owner| (owner, Vec::new())).collect();
-        for (owner, entry) in self.db(self.shared.store.pages(side, owners, request)).await? {
+        for (owner, entry) in
+            self.round_trip(self.shared.store.pages(side, owners, request)).await?
+        {
             windows.entry(owner).or_default().push(entry);
         }
         Ok(windows
@@ -91,7 +93,7 @@ impl Service {
         let owners: Vec<UserId> = misses.iter().map(|(owner, _)| *owner).collect();
         let mut lists: HashMap<UserId, Vec<Entry>> =
             owners.iter().map(|&owner| (owner, Vec::new())).collect();
-        for (owner, entry) in self.db(self.shared.store.lists(side, &owners)).await? {
+        for (owner, entry) in self.round_trip(self.shared.store.lists(side, &owners)).await? {
             lists.entry(owner).or_default().push(entry);
         }
         let fills: Vec<(UserId, FillTicket, &[Entry])> = misses

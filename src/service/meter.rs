@@ -6,19 +6,19 @@ use std::sync::Arc;
 
 /// Round trips made so far by the requests sharing one meter.
 #[derive(Debug, Default)]
-pub struct RoundTrips {
+pub(crate) struct RoundTrips {
     database: AtomicU64,
     redis: AtomicU64,
 }
 
 impl RoundTrips {
     /// Database statements sent.
-    pub fn database(&self) -> u64 {
+    pub(crate) fn database(&self) -> u64 {
         self.database.load(Ordering::Relaxed)
     }
 
     /// Redis exchanges (one pipeline is one exchange).
-    pub fn redis(&self) -> u64 {
+    pub(crate) fn redis(&self) -> u64 {
         self.redis.load(Ordering::Relaxed)
     }
 }

@@ -13,11 +13,11 @@ mod read;
 mod rules;
 mod write;
 
-pub use error::ServiceError;
-pub use lists::MAX_PAGE;
-pub use meter::RoundTrips;
-pub use numbered::{ListedUser, NumberedPage};
-pub use rules::Action;
+pub(crate) use error::ServiceError;
+pub(crate) use lists::MAX_PAGE;
+pub(crate) use meter::RoundTrips;
+pub(crate) use numbered::ListedUser;
+pub(crate) use rules::Action;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use meter::Meter;
 /// The follow graph's operations over a store and an optional cache. Cheap to clone (one
 /// reference count): every request takes its own handle, with its own round-trip meter.
 #[derive(Clone, Debug)]
-pub struct Service {
+pub(crate) struct Service {
     shared: Arc<Shared>,
     meter: Meter,
 }
@@ -49,7 +49,7 @@ struct Shared {
 impl Service {
     /// A service over `store` and `cache`. Starts the task that groups writes, so it must be
     /// called on a tokio runtime.
-    pub fn new(store: Store, cache: Option<Cache>) -> Self {
+    pub(crate) fn new(store: Store, cache: Option<Cache>) -> Self {
         let profiles = ProfileCache::default();
         let documents = LocalDocuments::default();
         let shared = Shared { store, cache, profiles, documents, writes: WriteQueue::start() };
@@ -57,20 +57,10 @@ impl Service {
     }
 
     /// A handle that counts its round trips into the returned counter.
-    pub fn metered(&self) -> (Self, Arc<RoundTrips>) {
+    pub(crate) fn metered(&self) -> (Self, Arc<RoundTrips>) {
         let trips = Arc::new(RoundTrips::default());
         let service = Self { meter: Meter::on(trips.clone()), ..self.clone() };
         (service, trips)
-    }
-
-    /// The store underneath, for readiness checks and shutdown.
-    pub fn store(&self) -> &Store {
-        &self.shared.store
-    }
-
-    /// The cache, when one is configured.
-    pub fn cache(&self) -> Option<&Cache> {
-        self.shared.cache.as_ref()
     }
 
     /// The cache if reads may use it now (configured, not cooling down, nothing dirty).
@@ -78,8 +68,8 @@ impl Service {
         self.shared.cache.as_ref().filter(|cache| cache.readable())
     }
 
-    /// One database round trip, counted.
-    async fn db<T>(
+    /// Runs one database round trip, counted in this handle's meter.
+    async fn round_trip<T>(
         &self,
         call: impl Future<Output = Result<T, DbError>>,
     ) -> Result<T, ServiceError> {

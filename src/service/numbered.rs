@@ -10,26 +10,26 @@ use crate::domain::user::UserProfile;
 
 /// A user on a legacy numbered page: the fields the legacy list shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedUser {
-    pub profile: UserProfile,
+pub(crate) struct ListedUser {
+    pub(crate) profile: UserProfile,
     /// The listed user's follower count.
-    pub followers: i64,
+    pub(crate) followers: i64,
     /// Whether the follow goes both ways between the list's owner and this user.
-    pub mutual: bool,
+    pub(crate) mutual: bool,
 }
 
 /// One numbered page of a list, as the legacy app paged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumberedPage {
-    pub total: usize,
-    pub users: Vec<ListedUser>,
+pub(crate) struct NumberedPage {
+    pub(crate) total: usize,
+    pub(crate) users: Vec<ListedUser>,
 }
 
 impl Service {
     /// Page `page` (from 1) of `per_page` entries of `owner`'s list. Legacy clients page by
     /// number, so this slices the whole list (from the cache when it is there).
     #[instrument(skip(self), fields(owner = %owner))]
-    pub async fn numbered_page(
+    pub(crate) async fn numbered_page(
         &self,
         side: Side,
         owner: UserId,

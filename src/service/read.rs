@@ -12,7 +12,7 @@ use crate::domain::user::{UserProfile, ViewerFlags};
 impl Service {
     /// The profiles of the ids that exist: from memory where recently read, else one query.
     #[instrument(skip_all, fields(ids = ids.len()))]
-    pub async fn users(
+    pub(crate) async fn users(
         &self,
         ids: &[UserId],
     ) -> Result<HashMap<UserId, UserProfile>, ServiceError> {
@@ -20,27 +20,27 @@ impl Service {
         if missing.is_empty() {
             return Ok(found);
         }
-        let read = self.db(self.shared.store.users(&missing)).await?;
+        let read = self.round_trip(self.shared.store.users(&missing)).await?;
         self.shared.profiles.insert_many(read.iter().cloned());
         found.extend(read.into_iter().map(|u| (u.id, u)));
         Ok(found)
     }
 
     /// Whether a user exists: a token's `user_id` must name one.
-    pub async fn user_exists(&self, id: UserId) -> Result<bool, ServiceError> {
+    pub(crate) async fn user_exists(&self, id: UserId) -> Result<bool, ServiceError> {
         Ok(self.users(&[id]).await?.contains_key(&id))
     }
 
     /// How `viewer` and each of `others` stand towards each other.
     #[instrument(skip(self, others), fields(viewer = %viewer, others = others.len()))]
-    pub async fn viewer_flags(
+    pub(crate) async fn viewer_flags(
         &self,
         viewer: UserId,
         others: &[UserId],
     ) -> Result<HashMap<UserId, ViewerFlags>, ServiceError> {
         let mut flags: HashMap<UserId, ViewerFlags> =
             others.iter().map(|&id| (id, ViewerFlags::default())).collect();
-        for r in self.db(self.shared.store.relations_with(viewer, others)).await? {
+        for r in self.round_trip(self.shared.store.relations_with(viewer, others)).await? {
             let outgoing = r.user == viewer;
             let other = if outgoing { r.target } else { r.user };
             let Some(f) = flags.get_mut(&other) else { continue };

@@ -7,7 +7,7 @@ use super::ServiceError;
 
 /// What a user asks to do to another user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Follow,
     Unfollow,
     Block,
@@ -16,14 +16,14 @@ pub enum Action {
 
 /// One row to write: the forward row is `actor → target`, the backward one `target → actor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
+pub(crate) enum Write {
     Forward { from: Relation, to: Relation },
     Backward { from: Relation, to: Relation },
 }
 
 /// The writes that `action` needs from `state`; none when the action is already in effect, which
 /// is what makes every action idempotent.
-pub fn plan(action: Action, state: PairState) -> Result<Vec<Write>, ServiceError> {
+pub(crate) fn plan(action: Action, state: PairState) -> Result<Vec<Write>, ServiceError> {
     let forward = |to| Write::Forward { from: state.forward, to };
     let writes = match action {
         Action::Follow => {

@@ -30,7 +30,7 @@ impl Service {
     ///
     /// Concurrent actions are grouped into one transaction (`group.rs`); this one is answered
     /// once its group has committed and the cache has caught up.
-    pub async fn apply(
+    pub(crate) async fn apply(
         &self,
         action: Action,
         viewer: UserId,
@@ -47,7 +47,7 @@ impl Service {
     #[instrument(skip_all, fields(writes = requests.len()))]
     pub(super) async fn write_group(&self, requests: &[Request]) -> Outcomes {
         let pairs: Vec<(UserId, UserId)> = requests.iter().map(|r| (r.viewer, r.target)).collect();
-        let mut lock = match self.db(self.shared.store.lock_pairs(&pairs)).await {
+        let mut lock = match self.round_trip(self.shared.store.lock_pairs(&pairs)).await {
             Ok(lock) => lock,
             Err(err) => return failed(requests, err),
         };
@@ -62,7 +62,7 @@ impl Service {
         lock: &mut PairLock,
         requests: &[Request],
     ) -> Result<Outcomes, ServiceError> {
-        let mut tx = self.db(lock.begin()).await?;
+        let mut tx = self.round_trip(lock.begin()).await?;
         let snapshot = self.read_snapshot(&mut tx, requests).await?;
         let at = now();
         let plans: Vec<Result<Vec<RelationChange>, ServiceError>> =
@@ -88,10 +88,10 @@ impl Service {
         requests: &[Request],
     ) -> Result<Snapshot, ServiceError> {
         let targets: Vec<UserId> = requests.iter().map(|r| r.target).collect();
-        let users = self.db(tx.existing_users(&targets)).await?.into_iter().collect();
+        let users = self.round_trip(tx.existing_users(&targets)).await?.into_iter().collect();
         let rows: Vec<(UserId, UserId)> =
             requests.iter().flat_map(|r| [(r.viewer, r.target), (r.target, r.viewer)]).collect();
-        let stored = self.db(tx.relations(&rows)).await?;
+        let stored = self.round_trip(tx.relations(&rows)).await?;
         let rows = stored.into_iter().map(|s| ((s.user, s.target), s.relation)).collect();
         Ok(Snapshot { users, rows })
     }
@@ -112,8 +112,8 @@ impl Service {
         };
         let changes: Vec<RelationChange> =
             writing.iter().flat_map(|w| w.changes.iter().copied()).collect();
-        let committed = match self.db(tx.set_relations(&changes)).await {
-            Ok(()) => self.db(tx.commit()).await,
+        let committed = match self.round_trip(tx.set_relations(&changes)).await {
+            Ok(()) => self.round_trip(tx.commit()).await,
             Err(err) => Err(err),
         };
         // Unmarked users are on the dirty list: their keys are forgotten, not updated.

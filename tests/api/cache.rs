@@ -8,8 +8,6 @@ use bb8_redis::redis::{self, AsyncCommands};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use followgraph::cache::PairWrite;
-
 use crate::helpers::{Actor, TestApp};
 
 const FOLLOWING: &str = "{ following(first: 20) { edges { followedAt node { id } } } }";
@@ -43,107 +41,139 @@ async fn ttl(app: &TestApp, key: &str) -> i64 {
     app.redis().ttl(key).await.unwrap()
 }
 
-cache_suite! {
-    async fn a_miss_fills_with_a_ttl_and_the_next_read_hits(app) {
-        let users = app.actors(4).await;
-        let (a, targets) = users.split_first().unwrap();
-        for t in targets {
-            app.rest_follow(a, json!(t.id)).await;
-        }
-        let key = format!("user:{}:following", a.id);
-        assert_eq!(app.cached_list(&key).await, None, "writes never create a list");
+cache_suite!(
+    a_miss_fills_with_a_ttl_and_the_next_read_hits,
+    writes_keep_cached_zsets_exact_and_never_create_missing_ones,
+    legacy_written_zsets_are_read_and_ours_are_legacy_shaped,
+    racing_writes_evictions_and_fills_never_leave_a_stale_entry
+);
 
-        let (cold, cold_trips) = read_following(app, a).await;
-        assert_eq!(cold, ordered(app, a.id).await);
-        assert_eq!(app.cached_list(&key).await, Some(app.database_list(a.id, true).await));
-        let ttl = ttl(app, &key).await;
-        assert!((1790..=2400).contains(&ttl), "legacy TTL of 30 min plus up to 10 min: {ttl}");
-
-        let (warm, warm_trips) = read_following(app, a).await;
-        assert_eq!(warm, cold);
-        assert_eq!(cold_trips.0, 2, "miss: the whole list, then the profiles");
-        assert_eq!(warm_trips, (0, 1), "hit: one Redis lookup; profiles were just read and are kept");
+async fn a_miss_fills_with_a_ttl_and_the_next_read_hits(app: &TestApp) {
+    let users = app.actors(4).await;
+    let (a, targets) = users.split_first().unwrap();
+    for t in targets {
+        app.rest_follow(a, json!(t.id)).await;
     }
+    let key = format!("user:{}:following", a.id);
+    assert_eq!(app.cached_list(&key).await, None, "writes never create a list");
 
-    async fn writes_keep_cached_zsets_exact_and_never_create_missing_ones(app) {
-        let [a, b, c, d] = <[_; 4]>::try_from(app.actors(4).await).unwrap();
-        app.rest_follow(&a, json!(b.id)).await;
-        app.rest_follow(&d, json!(a.id)).await;
-        read_following(app, &a).await;
-        let fans = "query($id: ID!) { user(id: $id) { followingCount followersCount followers { totalCount } } }";
-        for user in [&a, &b] {
-            app.graphql(None, fans, json!({ "id": user.id })).await;
-        }
-        assert!(app.cached_list(&format!("user:{}:fans", b.id)).await.is_some());
+    let (cold, cold_trips) = read_following(app, a).await;
+    assert_eq!(cold, ordered(app, a.id).await);
+    assert_eq!(app.cached_list(&key).await, Some(app.database_list(a.id, true).await));
+    let ttl = ttl(app, &key).await;
+    assert!((1790..=2400).contains(&ttl), "legacy TTL of 30 min plus up to 10 min: {ttl}");
 
-        app.rest_follow(&a, json!(c.id)).await;
-        let following = app.cached_list(&format!("user:{}:following", a.id)).await.unwrap();
-        assert_eq!(following, app.database_list(a.id, true).await, "follow updates the cached list");
-        assert_eq!(app.cached_list(&format!("user:{}:fans", c.id)).await, None, "c's fans were not cached");
-        let count: Option<f64> = app.redis().zscore("count:user:followings", a.id).await.unwrap();
-        assert_eq!(count, Some(2.0));
+    let (warm, warm_trips) = read_following(app, a).await;
+    assert_eq!(warm, cold);
+    assert_eq!(cold_trips.0, 2, "miss: the whole list, then the profiles");
+    assert_eq!(warm_trips, (0, 1), "hit: one Redis lookup; profiles were just read and are kept");
+}
 
-        app.rest_unfollow(&a, &b.id.to_string()).await;
-        assert_eq!(app.cached_list(&format!("user:{}:following", a.id)).await.unwrap(), app.database_list(a.id, true).await);
-        assert_eq!(app.cached_list(&format!("user:{}:fans", b.id)).await, None, "the last fan left: Redis drops the zset");
-
-        let block = "mutation($t: ID!) { blockUser(target: $t) { target } }";
-        app.graphql(Some(&a), block, json!({ "t": d.id })).await;
-        assert_eq!(app.cached_list(&format!("user:{}:fans", a.id)).await, None);
-        let count: Option<f64> = app.redis().zscore("count:user:followers", a.id).await.unwrap();
-        assert_eq!(count, Some(0.0), "the block removed d's follow from a's count");
-        let relationship: bool = app.redis().exists(format!("user:{}:relationship", a.id)).await.unwrap();
-        assert!(!relationship);
-        app.assert_cache_matches(&[a.id, b.id, c.id, d.id]).await;
+async fn writes_keep_cached_zsets_exact_and_never_create_missing_ones(app: &TestApp) {
+    let [a, b, c, d] = <[_; 4]>::try_from(app.actors(4).await).unwrap();
+    app.rest_follow(&a, json!(b.id)).await;
+    app.rest_follow(&d, json!(a.id)).await;
+    read_following(app, &a).await;
+    let fans = "query($id: ID!) { user(id: $id) { followingCount followersCount followers { totalCount } } }";
+    for user in [&a, &b] {
+        app.graphql(None, fans, json!({ "id": user.id })).await;
     }
+    assert!(app.cached_list(&format!("user:{}:fans", b.id)).await.is_some());
 
-    async fn legacy_written_zsets_are_read_and_ours_are_legacy_shaped(app) {
-        let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
-        app.rest_follow(&a, json!(b.id)).await;
-        app.rest_follow(&a, json!(c.id)).await;
-        let rows = app.database_list(a.id, true).await;
-        let key = format!("user:{}:following", a.id);
-        let mut redis = app.redis();
-        // As the Flask app fills it: member the id as a string, score the time as float seconds.
-        let mut pipe = redis::pipe();
-        for (id, micros) in &rows {
-            pipe.zadd(&key, id.to_string(), *micros as f64 / 1e6).ignore();
-        }
-        pipe.expire(&key, 1800).ignore();
-        let () = pipe.query_async(&mut redis).await.unwrap();
+    app.rest_follow(&a, json!(c.id)).await;
+    let following = app.cached_list(&format!("user:{}:following", a.id)).await.unwrap();
+    assert_eq!(following, app.database_list(a.id, true).await, "follow updates the cached list");
+    assert_eq!(
+        app.cached_list(&format!("user:{}:fans", c.id)).await,
+        None,
+        "c's fans were not cached"
+    );
+    let count: Option<f64> = app.redis().zscore("count:user:followings", a.id).await.unwrap();
+    assert_eq!(count, Some(2.0));
 
-        let (list, trips) = read_following(app, &a).await;
-        assert_eq!(list, ordered(app, a.id).await, "read in order, times intact");
-        assert_eq!(trips, (1, 1), "served from the legacy-written zset");
+    app.rest_unfollow(&a, &b.id.to_string()).await;
+    assert_eq!(
+        app.cached_list(&format!("user:{}:following", a.id)).await.unwrap(),
+        app.database_list(a.id, true).await
+    );
+    assert_eq!(
+        app.cached_list(&format!("user:{}:fans", b.id)).await,
+        None,
+        "the last fan left: Redis drops the zset"
+    );
 
-        let d = &app.actors(1).await[0];
-        app.rest_follow(&a, json!(d.id)).await;
-        let raw: Vec<String> = redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).arg("WITHSCORES").query_async(&mut redis).await.unwrap();
-        let row = app.relation(a.id, d.id).await.unwrap();
-        let at = raw.iter().position(|m| *m == d.id.to_string()).expect("member is the decimal id");
-        let score: f64 = raw[at + 1].parse().expect("score is a float");
-        assert_eq!((score * 1e6).round() as i64, row.update_time.timestamp_micros(), "score is update_time in seconds");
+    let block = "mutation($t: ID!) { blockUser(target: $t) { target } }";
+    app.graphql(Some(&a), block, json!({ "t": d.id })).await;
+    assert_eq!(app.cached_list(&format!("user:{}:fans", a.id)).await, None);
+    let count: Option<f64> = app.redis().zscore("count:user:followers", a.id).await.unwrap();
+    assert_eq!(count, Some(0.0), "the block removed d's follow from a's count");
+    let relationship: bool =
+        app.redis().exists(format!("user:{}:relationship", a.id)).await.unwrap();
+    assert!(!relationship);
+    app.assert_cache_matches(&[a.id, b.id, c.id, d.id]).await;
+}
+
+async fn legacy_written_zsets_are_read_and_ours_are_legacy_shaped(app: &TestApp) {
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
+    app.rest_follow(&a, json!(b.id)).await;
+    app.rest_follow(&a, json!(c.id)).await;
+    let rows = app.database_list(a.id, true).await;
+    let key = format!("user:{}:following", a.id);
+    let mut redis = app.redis();
+    // As the Flask app fills it: member the id as a string, score the time as float seconds.
+    let mut pipe = redis::pipe();
+    for (id, micros) in &rows {
+        pipe.zadd(&key, id.to_string(), *micros as f64 / 1e6).ignore();
     }
+    pipe.expire(&key, 1800).ignore();
+    let () = pipe.query_async(&mut redis).await.unwrap();
 
-    async fn racing_writes_evictions_and_fills_never_leave_a_stale_entry(app) {
-        let users = app.actors(8).await;
-        let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-        // Thirty short rounds, each checked: a race that shows in one round in ten is caught
-        // with a probability of 1 - 0.9^30 = 96% per run, on each backend.
-        for round in 0..30 {
-            let deadline = Instant::now() + Duration::from_millis(300);
-            // Evictions stop a little before the end, so that a stale fill late in the round
-            // is still there to be found.
-            let evictions_end = deadline - Duration::from_millis(60);
-            let writers = (0..3).map(|w| write_loop(app, &users, deadline, round * 7 + w));
-            let readers = (0..5).map(|r| read_loop(app, &users, deadline, round * 5 + r));
-            let evictor = evict_loop(app, &ids, evictions_end, round);
-            let (_, _, ()) = tokio::join!(join_all(writers), join_all(readers), evictor);
-            app.assert_cache_matches(&ids).await;
-            for user in &users {
-                let (list, _) = read_following(app, user).await;
-                assert_eq!(list, ordered(app, user.id).await, "round {round}: reads agree with the database");
-            }
+    let (list, trips) = read_following(app, &a).await;
+    assert_eq!(list, ordered(app, a.id).await, "read in order, times intact");
+    assert_eq!(trips, (1, 1), "served from the legacy-written zset");
+
+    let d = &app.actors(1).await[0];
+    app.rest_follow(&a, json!(d.id)).await;
+    let raw: Vec<String> = redis::cmd("ZRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let row = app.relation(a.id, d.id).await.unwrap();
+    let at = raw.iter().position(|m| *m == d.id.to_string()).expect("member is the decimal id");
+    let score: f64 = raw[at + 1].parse().expect("score is a float");
+    assert_eq!(
+        (score * 1e6).round() as i64,
+        row.update_time.timestamp_micros(),
+        "score is update_time in seconds"
+    );
+}
+
+async fn racing_writes_evictions_and_fills_never_leave_a_stale_entry(app: &TestApp) {
+    let users = app.actors(8).await;
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    // Thirty short rounds, each checked: a race that shows in one round in ten is caught
+    // with a probability of 1 - 0.9^30 = 96% per run, on each backend.
+    for round in 0..30 {
+        let deadline = Instant::now() + Duration::from_millis(300);
+        // Evictions stop a little before the end, so that a stale fill late in the round
+        // is still there to be found.
+        let evictions_end = deadline - Duration::from_millis(60);
+        let writers = (0..3).map(|w| write_loop(app, &users, deadline, round * 7 + w));
+        let readers = (0..5).map(|r| read_loop(app, &users, deadline, round * 5 + r));
+        let evictor = evict_loop(app, &ids, evictions_end, round);
+        let (_, _, ()) = tokio::join!(join_all(writers), join_all(readers), evictor);
+        app.assert_cache_matches(&ids).await;
+        for user in &users {
+            let (list, _) = read_following(app, user).await;
+            assert_eq!(
+                list,
+                ordered(app, user.id).await,
+                "round {round}: reads agree with the database"
+            );
         }
     }
 }
@@ -193,68 +223,4 @@ async fn evict_loop(app: &TestApp, ids: &[i64], deadline: Instant, seed: u64) {
         };
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-}
-
-/// A cache handle of the test's own on the app's Redis, to step through the protocol.
-fn own_cache(app: &TestApp) -> followgraph::cache::Cache {
-    let url = app.redis_url.as_deref().expect("cached app");
-    followgraph::cache::Cache::connect(url, Default::default()).unwrap()
-}
-
-fn id(raw: i64) -> followgraph::domain::ids::UserId {
-    followgraph::domain::ids::UserId::new(raw).unwrap()
-}
-
-async fn ticket(
-    cache: &followgraph::cache::Cache,
-    user: i64,
-) -> Option<followgraph::cache::FillTicket> {
-    use followgraph::cache::Lookup;
-    use followgraph::domain::page::Side;
-    match cache.lists(Side::Following, &[id(user)]).await.unwrap().remove(&id(user)).unwrap() {
-        Lookup::Miss(ticket) => ticket,
-        Lookup::Hit(_) => panic!("expected a miss"),
-    }
-}
-
-cache_suite! {
-    async fn a_fill_that_read_the_database_before_a_write_is_refused(app) {
-        use followgraph::domain::page::Side;
-        let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
-        app.rest_follow(&a, json!(b.id)).await;
-        let cache = own_cache(app);
-        let key = format!("user:{}:following", a.id);
-
-        let stale_ticket = ticket(&cache, a.id).await.expect("nothing under way");
-        let snapshot: Vec<_> = app.store.lists(Side::Following, &[id(a.id)]).await.unwrap().into_iter().map(|(_, e)| e).collect();
-        app.rest_follow(&a, json!(c.id)).await; // commits and bumps a's generation
-        cache.fill_lists(Side::Following, &[(id(a.id), stale_ticket, &snapshot)]).await.unwrap();
-        assert_eq!(app.cached_list(&key).await, None, "the stale fill must not store");
-
-        let fresh = ticket(&cache, a.id).await.expect("nothing under way");
-        let now: Vec<_> = app.store.lists(Side::Following, &[id(a.id)]).await.unwrap().into_iter().map(|(_, e)| e).collect();
-        cache.fill_lists(Side::Following, &[(id(a.id), fresh, &now)]).await.unwrap();
-        assert_eq!(app.cached_list(&key).await, Some(app.database_list(a.id, true).await));
-    }
-
-    async fn no_fill_may_start_while_a_write_is_between_begin_and_finish(app) {
-        let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
-        let cache = own_cache(app);
-        assert!(cache.begin_write(&[(id(a.id), id(b.id))]).await, "Redis is up: marked");
-        assert_eq!(ticket(&cache, a.id).await, None, "a write is under way for a");
-        assert_eq!(ticket(&cache, b.id).await, None, "and for b");
-        cache.finish_write(&[PairWrite { a: id(a.id), b: id(b.id), changes: &[] }]).await;
-        assert!(ticket(&cache, a.id).await.is_some(), "finished: fills may go on");
-    }
-}
-
-/// The service finishes a write in the cache only if its marks were set: lifting marks it never
-/// set would lift another write's. So an unreachable Redis must say so and take reads off it.
-#[tokio::test]
-async fn a_write_mark_that_cannot_reach_redis_says_so_and_takes_reads_off_the_cache() {
-    let url = format!("redis://127.0.0.1:{}", crate::helpers::free_port());
-    let cache = followgraph::cache::Cache::connect(&url, Default::default()).unwrap();
-    assert!(cache.readable());
-    assert!(!cache.begin_write(&[(id(1), id(2))]).await, "nothing was marked");
-    assert!(!cache.readable(), "the users are dirty: reads bypass Redis");
 }

@@ -20,7 +20,7 @@ impl Binary {
         let mut command = Command::new(binary);
         command
             .arg("serve")
-            .env("DATABASE_URL", &app.database_url)
+            .env("DATABASE_URL", app.database.url())
             .env("JWT_SECRET", SECRET)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env_remove("REDIS_URL")
@@ -84,11 +84,11 @@ async fn clients(app: TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_work_unconfigured_on_sqlite() {
-    clients(TestApp::spawn(Backend::Sqlite).await.unwrap()).await;
+    clients(TestApp::on(Backend::Sqlite).spawn().await.unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_work_unconfigured_on_postgres_with_redis() {
-    let Some(app) = TestApp::spawn_cached(Backend::Postgres).await else { return };
+    let Some(app) = TestApp::on(Backend::Postgres).cached().spawn().await else { return };
     clients(app).await;
 }

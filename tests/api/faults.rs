@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{error_code, read, Backend, TestApp};
+use crate::helpers::{error_code, read, Backend, Setup, TestApp};
 use crate::proxy::ChaosProxy;
+
+backend_setups!(an_exhausted_pool_answers_unavailable_in_bounded_time);
 
 async fn ready(app: &TestApp) -> StatusCode {
     app.client.get(app.url("/readyz")).send().await.unwrap().status()
@@ -16,12 +18,13 @@ async fn ready(app: &TestApp) -> StatusCode {
 async fn database_outage(redis: bool) {
     let proxy = ChaosProxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let port = proxy.addr.port();
-    let redis_url = if redis { crate::helpers::redis_url(Backend::Postgres).await } else { None };
-    let tune = |s: &mut followgraph::cli::Settings| {
+    let through_proxy = move |s: &mut followgraph::cli::Settings| {
         let url = s.database_url.take().unwrap();
         s.database_url = Some(url.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")));
     };
-    let Some(app) = TestApp::spawn_tuned(Backend::Postgres, redis_url, tune).await else { return };
+    let builder = TestApp::on(Backend::Postgres).tune(through_proxy);
+    let builder = if redis { builder.cached() } else { builder };
+    let Some(app) = builder.spawn().await else { return };
     let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
 
@@ -69,23 +72,22 @@ async fn a_database_outage_with_the_cache_on_answers_unavailable_and_heals() {
     database_outage(true).await;
 }
 
-/// With the pool's one connection stuck behind a row lock, other requests answer 503 within the
-/// acquire timeout, the stuck write answers 503 at the statement timeout, and all heals.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exhausted_pool_answers_unavailable_in_bounded_time() {
-    let tune = |s: &mut followgraph::cli::Settings| s.database_max_connections = 1;
-    let Some(app) = TestApp::spawn_tuned(Backend::Postgres, None, tune).await else { return };
-    let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+/// With the pool's one write connection stuck behind another writer's lock (a row lock on
+/// PostgreSQL, the file lock on SQLite), another write answers 503 at the acquire timeout, the
+/// stuck one at the statement (busy) timeout, nothing is half-written, and all heals.
+async fn an_exhausted_pool_answers_unavailable_in_bounded_time(setup: Setup) {
+    let tuned = setup.app().tune(|s| s.database_max_connections = 1);
+    let Some(app) = tuned.spawn().await else { return };
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
-    let mut blocker = app.lock_relation_row(a.id, b.id).await;
+    let blocker = app.database.block_writes(a.id, b.id).await;
 
     let started = Instant::now();
     let target = b.id.to_string();
     let stuck = app.rest_unfollow(&a, &target);
     let waiting = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let list = app.client.get(app.url("/app/v1_0/user/followers")).bearer_auth(&b.token);
-        let answer = read(list.send().await.unwrap()).await;
+        let answer = app.rest_follow(&c, json!(a.id)).await;
         (answer, started.elapsed())
     };
     let ((stuck_status, _), ((waiting_status, _), waited)) = tokio::join!(stuck, waiting);
@@ -94,7 +96,8 @@ async fn an_exhausted_pool_answers_unavailable_in_bounded_time() {
     assert_eq!(stuck_status, StatusCode::SERVICE_UNAVAILABLE, "cut by the statement timeout");
     assert!(started.elapsed() < Duration::from_secs(8));
 
-    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    blocker.release().await;
+    assert_eq!(app.relation(c.id, a.id).await, None, "the refused write left nothing");
     assert_eq!(app.rest_unfollow(&a, &b.id.to_string()).await.0, StatusCode::OK, "healed");
     assert_eq!(app.relation(a.id, b.id).await.unwrap().relation, 0);
     app.teardown().await;
@@ -104,11 +107,11 @@ async fn an_exhausted_pool_answers_unavailable_in_bounded_time() {
 /// other: 503, not 500, and it heals when the name comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_renamed_away_answers_unavailable_and_heals() {
-    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let Some(app) = TestApp::on(Backend::Postgres).spawn().await else { return };
     let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
-    let name = app.postgres_database().expect("a PostgreSQL app").to_owned();
+    let name = app.database.postgres_name().expect("a PostgreSQL app").to_owned();
     let away = format!("{name}_away");
-    app.rename_postgres_database(&name, &away).await;
+    app.database.rename_postgres(&name, &away).await;
 
     let (status, body) = app.rest_follow(&a, json!(b.id)).await;
     assert_eq!(
@@ -122,7 +125,7 @@ async fn a_database_renamed_away_answers_unavailable_and_heals() {
     assert_eq!(error_code(&body), Some("SERVICE_UNAVAILABLE"), "{body}");
     assert_eq!(ready(&app).await, StatusCode::SERVICE_UNAVAILABLE);
 
-    app.rename_postgres_database(&away, &name).await;
+    app.database.rename_postgres(&away, &name).await;
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED, "healed");
     app.teardown().await;
 }

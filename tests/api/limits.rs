@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Setup, TestApp};
 
 fn nested_following(levels: usize) -> String {
     let mut query = "id".to_owned();
@@ -26,37 +26,51 @@ fn assert_refused(body: &Value, limit: &str) {
     );
 }
 
-backend_suite! {
-    async fn over_limit_queries_are_refused_before_any_work(app) {
-        let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
-        // The second round takes every document from the parsed-document cache.
-        for _round in 0..2 {
-            assert_refused(&app.graphql(Some(&a), &nested_following(5), json!({})).await, "depth");
-            let costly = "{ following(first: 100) { nodes { following(first: 100) { nodes { following(first: 100) { nodes { id } } } } } } }";
-            assert_refused(&app.graphql(Some(&a), costly, json!({})).await, "complexity");
-            let many: Vec<String> = (0..31).map(|i| format!("a{i}: viewer {{ id }}")).collect();
-            let aliased = format!("{{ {} }}", many.join(" "));
-            assert_refused(&app.graphql(Some(&a), &aliased, json!({})).await, "aliases");
-            let introspection = "{ __schema { types { name fields { name type { name ofType { name ofType {
-                name ofType { name ofType { name ofType { name ofType { name ofType { name } } } } } } } } } } } }";
-            let schema = app.graphql(Some(&a), introspection, json!({})).await;
-            assert_eq!(schema["errors"], json!(null), "GraphiQL's deep introspection is not a data query");
-            let mixed = format!("{{ __typename {} }}", &nested_following(5)[1..nested_following(5).len() - 1]);
-            assert_refused(&app.graphql(Some(&a), &mixed, json!({})).await, "depth");
-            let within = app.graphql(Some(&a), &nested_following(2), json!({})).await;
-            assert_eq!(within["errors"], json!(null), "{within}");
-            let big_ids: Vec<String> = (1..=100).map(|i| i.to_string()).collect();
-            let fan_out = "query($ids: [ID!]!) { users(ids: $ids) { following(first: 100) { nodes { following(first: 100) { totalCount } } } } }";
-            assert_refused(&app.graphql(Some(&a), fan_out, json!({ "ids": big_ids })).await, "complexity");
-        }
+backend_suite!(
+    over_limit_queries_are_refused_before_any_work,
+    every_depth_refusal_has_the_limit_code_and_introspection_is_bounded,
+    an_oversized_body_is_refused_as_graphql_and_as_legacy_json,
+);
+backend_setups!(
+    introspection_can_be_switched_off,
+    a_client_over_its_rate_is_told_when_to_come_back
+);
+
+async fn over_limit_queries_are_refused_before_any_work(app: &TestApp) {
+    let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+    // The second round takes every document from the parsed-document cache.
+    for _round in 0..2 {
+        assert_refused(&app.graphql(Some(&a), &nested_following(5), json!({})).await, "depth");
+        let costly = "{ following(first: 100) { nodes { following(first: 100) { nodes { following(first: 100) { nodes { id } } } } } } }";
+        assert_refused(&app.graphql(Some(&a), costly, json!({})).await, "complexity");
+        let many: Vec<String> = (0..31).map(|i| format!("a{i}: viewer {{ id }}")).collect();
+        let aliased = format!("{{ {} }}", many.join(" "));
+        assert_refused(&app.graphql(Some(&a), &aliased, json!({})).await, "aliases");
+        let introspection = "{ __schema { types { name fields { name type { name ofType { name ofType {
+            name ofType { name ofType { name ofType { name ofType { name ofType { name } } } } } } } } } } } }";
+        let schema = app.graphql(Some(&a), introspection, json!({})).await;
+        assert_eq!(
+            schema["errors"],
+            json!(null),
+            "GraphiQL's deep introspection is not a data query"
+        );
+        let mixed =
+            format!("{{ __typename {} }}", &nested_following(5)[1..nested_following(5).len() - 1]);
+        assert_refused(&app.graphql(Some(&a), &mixed, json!({})).await, "depth");
+        let within = app.graphql(Some(&a), &nested_following(2), json!({})).await;
+        assert_eq!(within["errors"], json!(null), "{within}");
+        let big_ids: Vec<String> = (1..=100).map(|i| i.to_string()).collect();
+        let fan_out = "query($ids: [ID!]!) { users(ids: $ids) { following(first: 100) { nodes { following(first: 100) { totalCount } } } } }";
+        assert_refused(
+            &app.graphql(Some(&a), fan_out, json!({ "ids": big_ids })).await,
+            "complexity",
+        );
     }
 }
 
 /// Past any nesting, even the parser's own bound, a query is `QUERY_LIMIT` / `depth`; the
 /// standard introspection query passes, a deeper introspection does not.
-#[tokio::test]
-async fn every_depth_refusal_has_the_limit_code_and_introspection_is_bounded() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn every_depth_refusal_has_the_limit_code_and_introspection_is_bounded(app: &TestApp) {
     let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
     for levels in [6, 20, 40, 100] {
         let body = app.graphql(Some(&a), &nested_following(levels), json!({})).await;
@@ -71,12 +85,9 @@ async fn every_depth_refusal_has_the_limit_code_and_introspection_is_bounded() {
     assert_eq!(app.graphql(None, &within, json!({})).await["errors"], json!(null), "16 deep");
     let deeper = format!("{{ __schema {{ types {{ {} }} }} }}", of_type(14));
     assert_refused(&app.graphql(None, &deeper, json!({})).await, "depth");
-    app.teardown().await;
 }
 
-#[tokio::test]
-async fn an_oversized_body_is_refused_as_graphql_and_as_legacy_json() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn an_oversized_body_is_refused_as_graphql_and_as_legacy_json(app: &TestApp) {
     let padding = "x".repeat(70 * 1024);
     let query = format!("{{ __typename }} # {padding}");
     let response =
@@ -93,14 +104,11 @@ async fn an_oversized_body_is_refused_as_graphql_and_as_legacy_json() {
         (status, body),
         (StatusCode::PAYLOAD_TOO_LARGE, json!({ "message": "Request body too large." }))
     );
-    app.teardown().await;
 }
 
-#[tokio::test]
-async fn introspection_can_be_switched_off() {
-    let off = TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.graphql_introspection = false)
-        .await
-        .unwrap();
+async fn introspection_can_be_switched_off(setup: Setup) {
+    let off = setup.app().tune(|s| s.graphql_introspection = false);
+    let Some(off) = off.spawn().await else { return };
     let body = off.graphql(None, "{ __schema { queryType { name } } }", json!({})).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], json!("FORBIDDEN"), "{body}");
     assert_eq!(body["errors"][0]["message"], json!("Introspection is disabled."));
@@ -116,7 +124,7 @@ async fn introspection_can_be_switched_off() {
     assert!(!message.contains("Did you mean"), "no suggestions either: {message}");
     assert_eq!(typo["errors"][0]["extensions"]["code"], json!("BAD_USER_INPUT"));
     off.teardown().await;
-    let on = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let on = setup.app().spawn().await.unwrap();
     let body = on.graphql(None, "{ __schema { queryType { name } } }", json!({})).await;
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], json!("Query"), "{body}");
     let typo = on.graphql(None, "{ viewr { id } }", json!({})).await;
@@ -124,10 +132,9 @@ async fn introspection_can_be_switched_off() {
     on.teardown().await;
 }
 
-#[tokio::test]
-async fn a_client_over_its_rate_is_told_when_to_come_back() {
-    let app =
-        TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.rate_limit_per_minute = 5).await.unwrap();
+async fn a_client_over_its_rate_is_told_when_to_come_back(setup: Setup) {
+    let tuned = setup.app().tune(|s| s.rate_limit_per_minute = 5);
+    let Some(app) = tuned.spawn().await else { return };
     let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
     for _ in 0..5 {
         assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
@@ -167,7 +174,9 @@ async fn a_client_over_its_rate_is_told_when_to_come_back() {
 #[tokio::test]
 async fn a_client_trickling_its_headers_is_dropped() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.header_read_timeout_ms = 500)
+    let app = TestApp::on(Backend::Sqlite)
+        .tune(|s| s.header_read_timeout_ms = 500)
+        .spawn()
         .await
         .unwrap();
     let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();

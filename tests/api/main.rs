@@ -1,49 +1,57 @@
 //! One integration binary: every test talks to a real followgraph over HTTP, backed by a real
-//! database. Tests written with `backend_suite!` run once per backend, so the backends cannot
-//! drift apart.
+//! database. Tests listed in `backend_suite!` run once per backend and cache set-up, so the
+//! backends cannot drift apart.
 
 mod helpers;
 
-/// Defines each test once and runs it on several set-ups, one `#[tokio::test]` each:
-/// `suite!([sqlite, postgres_redis] async fn name(app) { … })` makes `name::sqlite` and
-/// `name::postgres_redis`. With the cache on, the teardown checks that every cached zset and
-/// count of the test's users equals the database.
+/// Runs each named `async fn(&TestApp)` once per set-up, one `#[tokio::test]` each:
+/// `suite!([sqlite, postgres_redis] name)` makes `name::sqlite` and `name::postgres_redis`. The
+/// bodies are plain functions beside the call, where rustfmt and the compiler see them whole.
+/// With the cache on, the teardown checks that every cached zset and count of the test's users
+/// equals the database.
 macro_rules! suite {
-    ($variants:tt $(async fn $name:ident($app:ident) $body:block)*) => {$(
-        suite!(@one $variants $name $app $body);
-    )*};
-    (@one [$($variant:ident),*] $name:ident $app:ident $body:block) => {
+    (@one $call:ident [$($setup:ident),*] $name:ident) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            use $crate::helpers::TestApp;
-
-            async fn body($app: &TestApp) $body
-
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $variant() {
-                    let Some(app) = TestApp::variant(stringify!($variant)).await else { return };
-                    body(&app).await;
-                    app.teardown().await;
+                async fn $setup() {
+                    $crate::helpers::Setup::$setup().$call(super::$name).await;
                 }
             )*
         }
     };
-}
-
-/// The behaviour suite: SQLite and PostgreSQL, each with and without the Redis cache, so the
-/// backends cannot drift apart.
-macro_rules! backend_suite {
-    ($($tests:tt)*) => {
-        suite!([sqlite, sqlite_redis, postgres, postgres_redis] $($tests)*);
+    ($setups:tt $($name:ident),+ $(,)?) => {
+        $(suite!(@one run $setups $name);)+
     };
 }
 
-/// Tests of the cache itself, on both backends.
+/// Like [`suite!`] for tests that tune their app's settings: each named `async fn(Setup)` gets
+/// the set-up and builds its app from it (`setup.app().tune(…).spawn()`).
+macro_rules! setup_suite {
+    ($setups:tt $($name:ident),+ $(,)?) => {
+        $(suite!(@one hand_to $setups $name);)+
+    };
+}
+
+/// The behaviour suite: every backend, each with and without the Redis cache, so the backends
+/// cannot drift apart. A new backend is one more entry in each list.
+macro_rules! backend_suite {
+    ($($name:ident),+ $(,)?) => {
+        suite!([sqlite, sqlite_redis, postgres, postgres_redis] $($name),+);
+    };
+}
+
+/// [`backend_suite!`] for tests that tune their settings.
+macro_rules! backend_setups {
+    ($($name:ident),+ $(,)?) => {
+        setup_suite!([sqlite, sqlite_redis, postgres, postgres_redis] $($name),+);
+    };
+}
+
+/// Tests of the cache itself, on every backend.
 macro_rules! cache_suite {
-    ($($tests:tt)*) => {
-        suite!([sqlite_redis, postgres_redis] $($tests)*);
+    ($($name:ident),+ $(,)?) => {
+        suite!([sqlite_redis, postgres_redis] $($name),+);
     };
 }
 

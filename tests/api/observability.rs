@@ -8,7 +8,7 @@ use crate::helpers::{Backend, TestApp};
 
 #[tokio::test]
 async fn request_ids_are_echoed_or_made() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let app = TestApp::on(Backend::Sqlite).spawn().await.unwrap();
     let given = app
         .client
         .get(app.url("/healthz"))
@@ -25,7 +25,7 @@ async fn request_ids_are_echoed_or_made() {
 
 #[tokio::test]
 async fn metrics_count_routes_operations_round_trips_and_cache_lookups() {
-    let Some(app) = TestApp::spawn_cached(Backend::Sqlite).await else { return };
+    let Some(app) = TestApp::on(Backend::Sqlite).cached().spawn().await else { return };
     let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
     app.rest_follow(&a, json!(b.id)).await;
     app.gql_act(&a, "unfollowUser", json!(b.id)).await;
@@ -54,10 +54,11 @@ async fn metrics_count_routes_operations_round_trips_and_cache_lookups() {
 #[tokio::test]
 async fn cors_answers_only_configured_origins() {
     let origin = "https://news.example";
-    let app =
-        TestApp::spawn_tuned(Backend::Sqlite, None, |s| s.cors_origins = vec![origin.to_owned()])
-            .await
-            .unwrap();
+    let app = TestApp::on(Backend::Sqlite)
+        .tune(|s| s.cors_origins = vec![origin.to_owned()])
+        .spawn()
+        .await
+        .unwrap();
     let preflight = |app: &TestApp, origin: &str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/graphql"))
@@ -72,7 +73,7 @@ async fn cors_answers_only_configured_origins() {
     assert!(other.headers().get("access-control-allow-origin").is_none());
     app.teardown().await;
 
-    let default = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let default = TestApp::on(Backend::Sqlite).spawn().await.unwrap();
     let refused = preflight(&default, origin).await.unwrap();
     assert!(refused.headers().get("access-control-allow-origin").is_none(), "no origin by default");
     default.teardown().await;
@@ -80,7 +81,7 @@ async fn cors_answers_only_configured_origins() {
 
 #[tokio::test]
 async fn responses_are_compressed_when_asked() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let app = TestApp::on(Backend::Sqlite).spawn().await.unwrap();
     let script = app
         .client
         .get(app.url("/graphql/assets/graphiql.min.js"))

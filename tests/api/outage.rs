@@ -9,7 +9,14 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::cache::read_following;
-use crate::helpers::{free_port, read, Backend, PrivateRedis, TestApp};
+use crate::helpers::{free_port, read, PrivateRedis, Setup, TestApp};
+
+setup_suite!(
+    [sqlite, postgres]
+    a_redis_outage_fails_nothing_and_leaves_nothing_stale,
+    a_closed_redis_port_never_fails_a_request,
+    a_twenty_second_burst_with_redis_down_for_five_fails_nothing,
+);
 
 async fn readiness(app: &TestApp) -> serde_json::Value {
     let (status, body) = read(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
@@ -30,9 +37,11 @@ async fn until_repaired(app: &TestApp) {
     }
 }
 
-async fn outage(backend: Backend) {
+async fn a_redis_outage_fails_nothing_and_leaves_nothing_stale(setup: Setup) {
     let mut redis = PrivateRedis::start().await;
-    let Some(mut app) = TestApp::spawn_with(backend, Some(redis.url())).await else { return };
+    let Some(mut app) = TestApp::on(setup.backend).redis_url(redis.url()).spawn().await else {
+        return;
+    };
     let [a, b, c, d, e] = <[_; 5]>::try_from(app.actors(5).await).unwrap();
     app.rest_follow(&a, json!(b.id)).await;
     read_following(&app, &a).await;
@@ -79,9 +88,9 @@ async fn outage(backend: Backend) {
     app.teardown().await;
 }
 
-async fn closed_port(backend: Backend) {
+async fn a_closed_redis_port_never_fails_a_request(setup: Setup) {
     let url = format!("redis://127.0.0.1:{}", free_port());
-    let Some(app) = TestApp::spawn_with(backend, Some(url)).await else { return };
+    let Some(app) = TestApp::on(setup.backend).redis_url(url).spawn().await else { return };
     let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
     assert_eq!(app.rest_follow(&c, json!(a.id)).await.0, StatusCode::CREATED);
@@ -98,31 +107,13 @@ async fn closed_port(backend: Backend) {
     app.teardown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redis_outage_fails_nothing_and_leaves_nothing_stale_sqlite() {
-    outage(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redis_outage_fails_nothing_and_leaves_nothing_stale_postgres() {
-    outage(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_redis_port_never_fails_a_request_sqlite() {
-    closed_port(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_redis_port_never_fails_a_request_postgres() {
-    closed_port(Backend::Postgres).await;
-}
-
 /// 32 clients follow, unfollow and read for 20 s; Redis dies for 5 s in the middle. No request
 /// may fail, and at the end the database and every cached set agree.
-async fn burst_through_an_outage(backend: Backend) {
+async fn a_twenty_second_burst_with_redis_down_for_five_fails_nothing(setup: Setup) {
     let mut redis = PrivateRedis::start().await;
-    let Some(mut app) = TestApp::spawn_with(backend, Some(redis.url())).await else { return };
+    let Some(mut app) = TestApp::on(setup.backend).redis_url(redis.url()).spawn().await else {
+        return;
+    };
     let users = app.actors(12).await;
     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
     let started = Instant::now();
@@ -184,14 +175,4 @@ async fn burst_through_an_outage(backend: Backend) {
     until_repaired(&app).await;
     app.assert_cache_matches(&ids).await;
     app.teardown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_twenty_second_burst_with_redis_down_for_five_fails_nothing_sqlite() {
-    burst_through_an_outage(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_twenty_second_burst_with_redis_down_for_five_fails_nothing_postgres() {
-    burst_through_an_outage(Backend::Postgres).await;
 }

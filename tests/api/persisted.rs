@@ -5,7 +5,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{error_code, Backend, TestApp};
+use followgraph::cli::PersistedMode;
+
+use crate::helpers::{error_code, Setup, TestApp};
 
 fn sha256(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
@@ -31,51 +33,66 @@ async fn get(app: &TestApp, hash: &str, variables: &Value) -> (StatusCode, Value
     crate::helpers::read(request.send().await.unwrap()).await
 }
 
-backend_suite! {
-    async fn an_unknown_hash_asks_for_the_document_which_then_runs_by_hash(app) {
-        let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
-        // Unique per test run, so that the shared Redis cannot know it yet.
-        let query = format!("query Name($id: ID!) {{ user(id: $id) {{ name }} }} # {}", a.id);
-        let hash = sha256(&query);
-        let variables = json!({ "id": a.id.to_string() });
-        let (status, body) = post(app, json!({ "extensions": persisted(&hash), "variables": variables })).await;
-        assert_eq!(status, StatusCode::OK, "Apollo's link reads this from a 200: {body}");
-        assert_eq!(error_code(&body), Some("PERSISTED_QUERY_NOT_FOUND"), "{body}");
-        assert_eq!(body["errors"][0]["message"], json!("PersistedQueryNotFound"));
-        let (status, _) = get(app, &hash, &variables).await;
-        assert_eq!(status, StatusCode::OK, "over GET too");
+backend_suite!(an_unknown_hash_asks_for_the_document_which_then_runs_by_hash);
+setup_suite!([sqlite_redis, postgres_redis] instances_on_one_redis_share_persisted_documents);
+backend_setups!(
+    with_persisted_queries_off_a_hash_is_not_supported,
+    trusted_documents_mode_runs_only_the_manifest,
+);
 
-        let wrong = json!({ "query": query, "extensions": persisted(&sha256("{ other }")), "variables": variables });
-        let (status, body) = post(app, wrong).await;
-        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, Some("BAD_USER_INPUT")), "{body}");
+async fn an_unknown_hash_asks_for_the_document_which_then_runs_by_hash(app: &TestApp) {
+    let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+    // Unique per test run, so that the shared Redis cannot know it yet.
+    let query = format!("query Name($id: ID!) {{ user(id: $id) {{ name }} }} # {}", a.id);
+    let hash = sha256(&query);
+    let variables = json!({ "id": a.id.to_string() });
+    let (status, body) =
+        post(app, json!({ "extensions": persisted(&hash), "variables": variables })).await;
+    assert_eq!(status, StatusCode::OK, "Apollo's link reads this from a 200: {body}");
+    assert_eq!(error_code(&body), Some("PERSISTED_QUERY_NOT_FOUND"), "{body}");
+    assert_eq!(body["errors"][0]["message"], json!("PersistedQueryNotFound"));
+    let (status, _) = get(app, &hash, &variables).await;
+    assert_eq!(status, StatusCode::OK, "over GET too");
 
-        let register = json!({ "query": query, "extensions": persisted(&hash), "variables": variables });
-        let (status, body) = post(app, register).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["data"]["user"]["name"], json!(format!("user {}", a.id)));
-        let (_, by_post) = post(app, json!({ "extensions": persisted(&hash), "variables": variables })).await;
-        assert_eq!(by_post["data"], body["data"], "{by_post}");
-        let (_, by_get) = get(app, &hash.to_uppercase(), &variables).await;
-        assert_eq!(by_get["data"], body["data"], "hashes are hex, either case: {by_get}");
-        if app.redis.is_some() {
-            let stored: Option<String> = bb8_redis::redis::AsyncCommands::get(&mut app.redis(), format!("fg:apq:{hash}")).await.unwrap();
-            assert_eq!(stored.as_deref(), Some(query.as_str()), "shared through Redis");
-        }
+    let wrong = json!({ "query": query, "extensions": persisted(&sha256("{ other }")), "variables": variables });
+    let (status, body) = post(app, wrong).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, Some("BAD_USER_INPUT")),
+        "{body}"
+    );
+
+    let register =
+        json!({ "query": query, "extensions": persisted(&hash), "variables": variables });
+    let (status, body) = post(app, register).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["user"]["name"], json!(format!("user {}", a.id)));
+    let (_, by_post) =
+        post(app, json!({ "extensions": persisted(&hash), "variables": variables })).await;
+    assert_eq!(by_post["data"], body["data"], "{by_post}");
+    let (_, by_get) = get(app, &hash.to_uppercase(), &variables).await;
+    assert_eq!(by_get["data"], body["data"], "hashes are hex, either case: {by_get}");
+    if app.redis.is_some() {
+        let stored: Option<String> =
+            bb8_redis::redis::AsyncCommands::get(&mut app.redis(), format!("fg:apq:{hash}"))
+                .await
+                .unwrap();
+        assert_eq!(stored.as_deref(), Some(query.as_str()), "shared through Redis");
     }
 }
 
 /// Two instances on one Redis: a document given to one runs by hash on the other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn instances_on_one_redis_share_persisted_documents() {
-    let Some(first) = TestApp::spawn_cached(Backend::Sqlite).await else { return };
-    let second = TestApp::spawn_with(Backend::Sqlite, first.redis_url.clone()).await.unwrap();
+async fn instances_on_one_redis_share_persisted_documents(setup: Setup) {
+    let Some(first) = setup.app().spawn().await else { return };
+    let shared = first.redis_url.clone().expect("a cached set-up");
+    let second = TestApp::on(setup.backend).redis_url(shared).spawn().await.unwrap();
     let query = format!("{{ __typename }} # {}", rand::random::<u64>());
     let hash = sha256(&query);
     let (_, body) = post(&first, json!({ "query": query, "extensions": persisted(&hash) })).await;
     assert_eq!(body["data"]["__typename"], json!("Query"), "{body}");
     let (_, body) = post(&second, json!({ "extensions": persisted(&hash) })).await;
     assert_eq!(body["data"]["__typename"], json!("Query"), "{body}");
-    let alone = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let alone = TestApp::on(setup.backend).spawn().await.unwrap();
     let (_, body) = post(&alone, json!({ "extensions": persisted(&hash) })).await;
     assert_eq!(error_code(&body), Some("PERSISTED_QUERY_NOT_FOUND"), "no Redis, no sharing");
     for app in [first, second, alone] {
@@ -83,12 +100,9 @@ async fn instances_on_one_redis_share_persisted_documents() {
     }
 }
 
-#[tokio::test]
-async fn with_persisted_queries_off_a_hash_is_not_supported() {
-    let tune = |s: &mut followgraph::cli::Settings| {
-        s.persisted_queries = followgraph::cli::PersistedMode::Off
-    };
-    let app = TestApp::spawn_tuned(Backend::Sqlite, None, tune).await.unwrap();
+async fn with_persisted_queries_off_a_hash_is_not_supported(setup: Setup) {
+    let tuned = setup.app().tune(|s| s.persisted_queries = PersistedMode::Off);
+    let Some(app) = tuned.spawn().await else { return };
     let (status, body) =
         post(&app, json!({ "extensions": persisted(&sha256("{ __typename }")) })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -100,17 +114,17 @@ async fn with_persisted_queries_off_a_hash_is_not_supported() {
 }
 
 /// `PERSISTED_QUERIES=only`: the manifest's documents run, by hash or by text; nothing else.
-#[tokio::test]
-async fn trusted_documents_mode_runs_only_the_manifest() {
+async fn trusted_documents_mode_runs_only_the_manifest(setup: Setup) {
     let dir = tempfile::tempdir().unwrap();
     let known = "query Known { __typename }";
     let manifest = dir.path().join("persisted-documents.json");
     std::fs::write(&manifest, json!({ sha256(known): known }).to_string()).unwrap();
-    let tune = |s: &mut followgraph::cli::Settings| {
-        s.persisted_queries = followgraph::cli::PersistedMode::Only;
-        s.persisted_queries_file = Some(manifest.clone());
-    };
-    let app = TestApp::spawn_tuned(Backend::Sqlite, None, tune).await.unwrap();
+    let file = manifest.clone();
+    let tuned = setup.app().tune(move |s| {
+        s.persisted_queries = PersistedMode::Only;
+        s.persisted_queries_file = Some(file);
+    });
+    let Some(app) = tuned.spawn().await else { return };
     let (status, body) = post(&app, json!({ "extensions": persisted(&sha256(known)) })).await;
     assert_eq!((status, &body["data"]["__typename"]), (StatusCode::OK, &json!("Query")), "{body}");
     let (_, body) = post(&app, json!({ "query": known })).await;
@@ -129,7 +143,7 @@ async fn trusted_documents_mode_runs_only_the_manifest() {
 
     std::fs::write(&manifest, json!({ sha256("{ a }"): "{ b }" }).to_string()).unwrap();
     let mut settings = crate::helpers::settings_for("sqlite::memory:");
-    settings.persisted_queries = followgraph::cli::PersistedMode::Only;
+    settings.persisted_queries = PersistedMode::Only;
     settings.persisted_queries_file = Some(manifest.clone());
     let error = followgraph::config::Config::from_settings(&settings).err().expect("refused");
     assert!(error.to_string().contains("not the SHA-256"), "{error}");

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{token, Actor, Backend, TestApp};
+use crate::helpers::{token, Actor, Setup, TestApp};
 
 type Stream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -110,49 +110,67 @@ fn no_internal_names(text: &str) {
     }
 }
 
-backend_suite! {
-    async fn queries_and_mutations_over_the_socket_act_for_the_token_in_connection_init(app) {
-        let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
-        let mut socket = Socket::as_actor(app, &a).await;
-        let follow = "mutation($t: ID!) { followUser(target: $t) { target user { followersCount viewerIsFollowing } } }";
-        for target in [&b, &c] {
-            let (nexts, end) = socket.operation("f", follow, json!({ "t": target.id })).await;
-            assert_eq!(end, json!("complete"));
-            assert_eq!(nexts[0]["data"]["followUser"]["user"], json!({ "followersCount": 1, "viewerIsFollowing": true }), "{nexts:?}");
-        }
-        let read = "{ viewer { followingCount following(first: 5) { nodes { id followersCount isFollowingViewer } } } }";
-        let (nexts, _) = socket.operation("r", read, json!({})).await;
-        let viewer = &nexts[0]["data"]["viewer"];
-        assert_eq!(viewer["followingCount"], json!(2), "{nexts:?}");
-        assert_eq!(viewer["following"]["nodes"].as_array().unwrap().len(), 2);
-        assert_eq!(app.relation(a.id, b.id).await.unwrap().relation, 1);
+backend_suite!(
+    queries_and_mutations_over_the_socket_act_for_the_token_in_connection_init,
+    refusals_over_the_socket_are_error_messages_with_the_http_codes,
+    the_socket_closes_with_the_protocol_codes,
+    a_duplicate_id_of_a_running_operation_closes_with_4409,
+    the_socket_closes_when_its_token_expires,
+);
+backend_setups!(socket_operations_count_against_the_rate_limit);
 
-        let lowercase = json!({ "authorization": format!("Bearer {}", b.token) });
-        let mut other = Socket::ready(app, lowercase).await;
-        let (nexts, _) = other.operation("1", "{ viewer { id followersCount } }", json!({})).await;
-        assert_eq!(nexts[0]["data"]["viewer"], json!({ "id": b.id.to_string(), "followersCount": 1 }));
-        let mut anonymous = Socket::ready(app, json!({})).await;
-        let (nexts, _) = anonymous.operation("1", "{ viewer { id } }", json!({})).await;
-        assert_eq!(nexts[0]["errors"][0]["extensions"]["code"], json!("UNAUTHENTICATED"), "{nexts:?}");
-        no_internal_names(&nexts[0].to_string());
+async fn queries_and_mutations_over_the_socket_act_for_the_token_in_connection_init(app: &TestApp) {
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
+    let mut socket = Socket::as_actor(app, &a).await;
+    let follow = "mutation($t: ID!) { followUser(target: $t) { target user { followersCount viewerIsFollowing } } }";
+    for target in [&b, &c] {
+        let (nexts, end) = socket.operation("f", follow, json!({ "t": target.id })).await;
+        assert_eq!(end, json!("complete"));
+        assert_eq!(
+            nexts[0]["data"]["followUser"]["user"],
+            json!({ "followersCount": 1, "viewerIsFollowing": true }),
+            "{nexts:?}"
+        );
     }
+    let read = "{ viewer { followingCount following(first: 5) { nodes { id followersCount isFollowingViewer } } } }";
+    let (nexts, _) = socket.operation("r", read, json!({})).await;
+    let viewer = &nexts[0]["data"]["viewer"];
+    assert_eq!(viewer["followingCount"], json!(2), "{nexts:?}");
+    assert_eq!(viewer["following"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(app.relation(a.id, b.id).await.unwrap().relation, 1);
 
-    async fn refusals_over_the_socket_are_error_messages_with_the_http_codes(app) {
-        let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
-        let mut socket = Socket::as_actor(app, &a).await;
-        let deep = format!("{{ viewer {{ {} }} }}", "following { nodes { ".repeat(6) + "id" + &" } }".repeat(6));
-        let (nexts, error) = socket.operation("d", &deep, json!({})).await;
-        assert!(nexts.is_empty());
-        assert_eq!(error[0]["extensions"]["code"], json!("QUERY_LIMIT"), "{error}");
-        assert_eq!(error[0]["extensions"]["limit"], json!("depth"));
-        let (_, error) = socket.operation("v", "{ nosuchfield }", json!({})).await;
-        assert_eq!(error[0]["extensions"]["code"], json!("BAD_USER_INPUT"), "{error}");
-        no_internal_names(&error.to_string());
-        let (_, error) = socket.operation("s", "subscription { nothing }", json!({})).await;
-        assert_eq!(error[0]["extensions"]["code"], json!("BAD_USER_INPUT"), "{error}");
-        let (nexts, end) = socket.operation("v", "{ __typename }", json!({})).await;
-        assert_eq!((nexts[0]["data"]["__typename"].clone(), end), (json!("Query"), json!("complete")), "an id can be used again once done");
-    }
+    let lowercase = json!({ "authorization": format!("Bearer {}", b.token) });
+    let mut other = Socket::ready(app, lowercase).await;
+    let (nexts, _) = other.operation("1", "{ viewer { id followersCount } }", json!({})).await;
+    assert_eq!(nexts[0]["data"]["viewer"], json!({ "id": b.id.to_string(), "followersCount": 1 }));
+    let mut anonymous = Socket::ready(app, json!({})).await;
+    let (nexts, _) = anonymous.operation("1", "{ viewer { id } }", json!({})).await;
+    assert_eq!(nexts[0]["errors"][0]["extensions"]["code"], json!("UNAUTHENTICATED"), "{nexts:?}");
+    no_internal_names(&nexts[0].to_string());
+}
+
+async fn refusals_over_the_socket_are_error_messages_with_the_http_codes(app: &TestApp) {
+    let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+    let mut socket = Socket::as_actor(app, &a).await;
+    let deep = format!(
+        "{{ viewer {{ {} }} }}",
+        "following { nodes { ".repeat(6) + "id" + &" } }".repeat(6)
+    );
+    let (nexts, error) = socket.operation("d", &deep, json!({})).await;
+    assert!(nexts.is_empty());
+    assert_eq!(error[0]["extensions"]["code"], json!("QUERY_LIMIT"), "{error}");
+    assert_eq!(error[0]["extensions"]["limit"], json!("depth"));
+    let (_, error) = socket.operation("v", "{ nosuchfield }", json!({})).await;
+    assert_eq!(error[0]["extensions"]["code"], json!("BAD_USER_INPUT"), "{error}");
+    no_internal_names(&error.to_string());
+    let (_, error) = socket.operation("s", "subscription { nothing }", json!({})).await;
+    assert_eq!(error[0]["extensions"]["code"], json!("BAD_USER_INPUT"), "{error}");
+    let (nexts, end) = socket.operation("v", "{ __typename }", json!({})).await;
+    assert_eq!(
+        (nexts[0]["data"]["__typename"].clone(), end),
+        (json!("Query"), json!("complete")),
+        "an id can be used again once done"
+    );
 }
 
 async fn closed_with(socket: &mut Socket) -> u16 {
@@ -164,9 +182,7 @@ async fn closed_with(socket: &mut Socket) -> u16 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_socket_closes_with_the_protocol_codes() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn the_socket_closes_with_the_protocol_codes(app: &TestApp) {
     let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
     let forged = crate::helpers::sign(
         jsonwebtoken::Algorithm::HS256,
@@ -181,18 +197,18 @@ async fn the_socket_closes_with_the_protocol_codes() {
         json!({ "Authorization": format!("Bearer {}", token(json!({ "user_id": a.id, "refresh": true }), 3600)) }),
         json!({ "Authorization": format!("Bearer {}", token(json!({ "user_id": a.id + 999_999 }), 3600)) }),
     ] {
-        let mut socket = Socket::open_with(&app, "graphql-transport-ws").await;
+        let mut socket = Socket::open_with(app, "graphql-transport-ws").await;
         socket.send(json!({ "type": "connection_init", "payload": payload })).await;
         assert_eq!(closed_with(&mut socket).await, 4403, "{payload}");
     }
 
-    let mut socket = Socket::open_with(&app, "graphql-transport-ws").await;
+    let mut socket = Socket::open_with(app, "graphql-transport-ws").await;
     socket
         .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ __typename }" } }))
         .await;
     assert_eq!(closed_with(&mut socket).await, 4401, "subscribe before the ack");
 
-    let mut socket = Socket::ready(&app, json!({})).await;
+    let mut socket = Socket::ready(app, json!({})).await;
     socket.send(json!({ "type": "connection_init" })).await;
     assert_eq!(closed_with(&mut socket).await, 4429, "a second init");
 
@@ -201,62 +217,54 @@ async fn the_socket_closes_with_the_protocol_codes() {
         "{\"type\":\"nope\"}",
         "{\"type\":\"subscribe\",\"id\":\"1\",\"payload\":{\"query\":0}}",
     ] {
-        let mut socket = Socket::ready(&app, json!({})).await;
+        let mut socket = Socket::ready(app, json!({})).await;
         socket.send_raw(bad).await;
         assert_eq!(closed_with(&mut socket).await, 4400, "{bad}");
     }
 
-    let mut socket = Socket::as_actor(&app, &a).await;
+    let mut socket = Socket::as_actor(app, &a).await;
     socket.send(json!({ "type": "ping" })).await;
     assert_eq!(socket.next().await, Received::Message(json!({ "type": "pong" })));
 
-    let mut socket = Socket::open_with(&app, "").await;
+    let mut socket = Socket::open_with(app, "").await;
     assert_eq!(closed_with(&mut socket).await, 4406, "no subprotocol offered");
 
     let started = Instant::now();
-    let mut silent = Socket::open_with(&app, "graphql-transport-ws").await;
+    let mut silent = Socket::open_with(app, "graphql-transport-ws").await;
     assert_eq!(closed_with(&mut silent).await, 4408, "no connection_init");
     assert!(started.elapsed() >= Duration::from_secs(9), "after the 10 s allowed");
-    app.teardown().await;
 }
 
-/// An operation held by a row lock is still running when the same id comes again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_id_of_a_running_operation_closes_with_4409() {
-    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+/// An operation held behind another writer's lock is still running when the same id comes again.
+async fn a_duplicate_id_of_a_running_operation_closes_with_4409(app: &TestApp) {
     let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
     app.rest_follow(&a, json!(b.id)).await;
-    let mut blocker = app.lock_relation_row(a.id, b.id).await;
-    let mut socket = Socket::as_actor(&app, &a).await;
+    let blocker = app.database.block_writes(a.id, b.id).await;
+    let mut socket = Socket::as_actor(app, &a).await;
     let unfollow = json!({ "query": "mutation($t: ID!) { unfollowUser(target: $t) { target } }", "variables": { "t": b.id } });
     let subscribe = json!({ "id": "same", "type": "subscribe", "payload": unfollow });
     socket.send(subscribe.clone()).await;
     socket.send(subscribe).await;
     assert_eq!(closed_with(&mut socket).await, 4409);
-    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
-    app.teardown().await;
+    blocker.release().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_socket_closes_when_its_token_expires() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn the_socket_closes_when_its_token_expires(app: &TestApp) {
     let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
     // Expired 28 s ago: still within the 30 s leeway, so it opens a session for about 2 s.
     let short = token(json!({ "user_id": a.id }), -28);
     let mut socket =
-        Socket::ready(&app, json!({ "Authorization": format!("Bearer {short}") })).await;
+        Socket::ready(app, json!({ "Authorization": format!("Bearer {short}") })).await;
     let (nexts, _) = socket.operation("1", "{ viewer { id } }", json!({})).await;
     assert_eq!(nexts[0]["data"]["viewer"]["id"], json!(a.id.to_string()));
     let started = Instant::now();
     assert_eq!(closed_with(&mut socket).await, 4403);
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    app.teardown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn socket_operations_count_against_the_rate_limit() {
-    let tune = |s: &mut followgraph::cli::Settings| s.rate_limit_per_minute = 3;
-    let app = TestApp::spawn_tuned(Backend::Sqlite, None, tune).await.unwrap();
+async fn socket_operations_count_against_the_rate_limit(setup: Setup) {
+    let tuned = setup.app().tune(|s| s.rate_limit_per_minute = 3);
+    let Some(app) = tuned.spawn().await else { return };
     let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
     // Counted per viewer: the upgrade carried no token, so it counted against the address.
     let mut socket = Socket::as_actor(&app, &a).await;

@@ -95,52 +95,59 @@ async fn assert_rejected(
     }
 }
 
-backend_suite! {
-    async fn every_bad_token_is_refused_and_writes_nothing(app) {
-        let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
-        for (name, header, status) in rejected_headers(&a) {
-            assert_rejected(app, name, header.as_deref(), status, b.id).await;
-        }
-        let url = app.url(&format!("/app/v1_0/user/followings/{}", b.id));
-        let (status, _) = crate::helpers::read(app.client.delete(url).send().await.unwrap()).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(app.rows_touching(a.id).await, 0);
-        assert_eq!(app.rows_touching(b.id).await, 0);
+backend_suite!(
+    every_bad_token_is_refused_and_writes_nothing,
+    valid_legacy_token_forms_are_accepted,
+    a_token_minted_by_the_legacy_app_with_pyjwt_works
+);
+
+async fn every_bad_token_is_refused_and_writes_nothing(app: &TestApp) {
+    let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+    for (name, header, status) in rejected_headers(&a) {
+        assert_rejected(app, name, header.as_deref(), status, b.id).await;
     }
+    let url = app.url(&format!("/app/v1_0/user/followings/{}", b.id));
+    let (status, _) = crate::helpers::read(app.client.delete(url).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.database.rows_touching(a.id).await, 0);
+    assert_eq!(app.database.rows_touching(b.id).await, 0);
+}
 
-    async fn valid_legacy_token_forms_are_accepted(app) {
-        let [a, b, c, d] = <[_; 4]>::try_from(app.actors(4).await).unwrap();
-        let string_id = token(json!({ "user_id": a.id.to_string(), "refresh": false }), 600);
-        let within_leeway = token(json!({ "user_id": a.id, "refresh": false }), -10);
-        let lower_case = format!("bearer {}", a.token);
-        for (header, target) in [
-            (format!("Bearer {string_id}"), b.id),
-            (format!("Bearer {within_leeway}"), c.id),
-            (lower_case, d.id),
-        ] {
-            let (status, _) = app.rest_follow_with(Some(&header), json!({ "target": target })).await;
-            assert_eq!(status, StatusCode::CREATED, "{header}");
-        }
-        assert_eq!(app.counts(a.id).await, (3, 0));
+async fn valid_legacy_token_forms_are_accepted(app: &TestApp) {
+    let [a, b, c, d] = <[_; 4]>::try_from(app.actors(4).await).unwrap();
+    let string_id = token(json!({ "user_id": a.id.to_string(), "refresh": false }), 600);
+    let within_leeway = token(json!({ "user_id": a.id, "refresh": false }), -10);
+    let lower_case = format!("bearer {}", a.token);
+    for (header, target) in [
+        (format!("Bearer {string_id}"), b.id),
+        (format!("Bearer {within_leeway}"), c.id),
+        (lower_case, d.id),
+    ] {
+        let (status, _) = app.rest_follow_with(Some(&header), json!({ "target": target })).await;
+        assert_eq!(status, StatusCode::CREATED, "{header}");
     }
+    assert_eq!(app.counts(a.id).await, (3, 0));
+}
 
-    async fn a_token_minted_by_the_legacy_app_with_pyjwt_works(app) {
-        let fixture: Value =
-            serde_json::from_str(include_str!("../fixtures/legacy_tokens.json")).unwrap();
-        assert_eq!(fixture["secret"], json!(SECRET));
-        let user = fixture["user_id"].as_i64().unwrap();
-        app.insert_user(user, "legacy user").await;
-        let [b] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+async fn a_token_minted_by_the_legacy_app_with_pyjwt_works(app: &TestApp) {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../fixtures/legacy_tokens.json")).unwrap();
+    assert_eq!(fixture["secret"], json!(SECRET));
+    let user = fixture["user_id"].as_i64().unwrap();
+    app.database.insert_user(user, "legacy user").await;
+    let [b] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
 
-        let access = format!("Bearer {}", fixture["access_token"].as_str().unwrap());
-        let body = app.graphql_with(Some(&access), "{ viewer { id } }", json!({})).await;
-        assert_eq!(body["data"]["viewer"]["id"], json!(user.to_string()), "{body}");
-        let (status, _) = app.rest_follow_with(Some(&access), json!({ "target": b.id })).await;
-        assert_eq!(status, StatusCode::CREATED);
-        assert_eq!(app.relation(user, b.id).await.unwrap().relation, 1);
+    let access = format!("Bearer {}", fixture["access_token"].as_str().unwrap());
+    let body = app.graphql_with(Some(&access), "{ viewer { id } }", json!({})).await;
+    assert_eq!(body["data"]["viewer"]["id"], json!(user.to_string()), "{body}");
+    let (status, _) = app.rest_follow_with(Some(&access), json!({ "target": b.id })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.relation(user, b.id).await.unwrap().relation, 1);
 
-        let refresh = format!("Bearer {}", fixture["refresh_token"].as_str().unwrap());
-        let (status, body) = app.rest_follow_with(Some(&refresh), json!({ "target": b.id })).await;
-        assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({ "message": "Do not use refresh token." })));
-    }
+    let refresh = format!("Bearer {}", fixture["refresh_token"].as_str().unwrap());
+    let (status, body) = app.rest_follow_with(Some(&refresh), json!({ "target": b.id })).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::FORBIDDEN, json!({ "message": "Do not use refresh token." }))
+    );
 }

@@ -19,7 +19,7 @@ use crate::http::is_json;
 /// The parameters of a GraphQL GET.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GetParams {
+pub(crate) struct GetParams {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
@@ -27,7 +27,7 @@ pub struct GetParams {
 }
 
 /// Executes a request sent as a JSON body.
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<GraphqlState>,
     headers: HeaderMap,
     body: Body,
@@ -41,7 +41,7 @@ pub async fn post(
 
 /// Executes a query sent as URL parameters; a browser asking for a page without a query gets
 /// GraphiQL.
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<GraphqlState>,
     headers: HeaderMap,
     Query(params): Query<GetParams>,

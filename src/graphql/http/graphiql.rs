@@ -7,7 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 
 /// The GraphiQL page; `token` (development mode) is put in its headers editor.
-pub fn graphiql_page(token: Option<&str>) -> Bytes {
+pub(crate) fn graphiql_page(token: Option<&str>) -> Bytes {
     let headers =
         token.map_or_else(String::new, |t| format!(r#"{{"Authorization": "Bearer {t}"}}"#));
     let page = include_str!("../../../assets/graphiql/index.html");
@@ -15,7 +15,7 @@ pub fn graphiql_page(token: Option<&str>) -> Bytes {
 }
 
 /// The vendored GraphiQL files; versioned by the binary, so they may be cached for a day.
-pub async fn asset(Path(file): Path<String>) -> impl IntoResponse {
+pub(crate) async fn asset(Path(file): Path<String>) -> impl IntoResponse {
     let (body, content_type): (&'static [u8], &str) = match file.as_str() {
         "graphiql.min.js" => (include_bytes!("../../../assets/graphiql/graphiql.min.js"), JS),
         "graphiql.min.css" => (include_bytes!("../../../assets/graphiql/graphiql.min.css"), CSS),

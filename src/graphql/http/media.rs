@@ -17,7 +17,7 @@ use super::super::never_ran;
 
 /// The two media types a GraphQL response is sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Media {
+pub(crate) enum Media {
     GraphqlResponse,
     Json,
 }
@@ -29,7 +29,7 @@ impl Media {
     /// The media type `headers` ask for. A wildcard (`*/*`, `application/*`) counts for
     /// `application/json` only, the type every client reads; an `Accept` that names neither type
     /// gets `application/json` rather than 406, so that no legacy client is turned away.
-    pub fn negotiate(headers: &HeaderMap) -> Self {
+    pub(crate) fn negotiate(headers: &HeaderMap) -> Self {
         let mut accepts = headers.get_all(header::ACCEPT).iter().peekable();
         if accepts.peek().is_none() {
             return Media::GraphqlResponse;
@@ -63,7 +63,7 @@ impl Media {
     }
 
     /// A GraphQL response, with the status its media type gives it.
-    pub fn respond(self, response: Response) -> axum::response::Response {
+    pub(crate) fn respond(self, response: Response) -> axum::response::Response {
         if !never_ran(&response) {
             return self.body(StatusCode::OK, &response);
         }
@@ -76,7 +76,7 @@ impl Media {
 
     /// One request error with a status fixed by the transport (413, 415, 405, 429, a body that
     /// is not a GraphQL request).
-    pub fn refuse(self, status: StatusCode, error: ServerError) -> axum::response::Response {
+    pub(crate) fn refuse(self, status: StatusCode, error: ServerError) -> axum::response::Response {
         let response = Response::from_errors(vec![error]);
         self.body(status, &RequestErrors::from(&response))
     }

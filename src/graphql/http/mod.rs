@@ -23,32 +23,32 @@ use crate::auth::Authenticator;
 use crate::ratelimit::RateLimit;
 use crate::service::Service;
 
-pub use graphiql::graphiql_page;
+pub(crate) use graphiql::graphiql_page;
 use media::Media;
 
 /// What the GraphQL routes share.
 #[derive(Clone)]
-pub struct GraphqlState {
-    pub graphql: Graphql,
-    pub auth: Authenticator,
-    pub service: Service,
+pub(crate) struct GraphqlState {
+    pub(crate) graphql: Graphql,
+    pub(crate) auth: Authenticator,
+    pub(crate) service: Service,
     /// The per-client rate limit, which WebSocket operations are counted against one by one.
-    pub rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit: Option<RateLimit>,
     /// Whether responses carry `extensions.roundTrips`.
-    pub expose_round_trips: bool,
+    pub(crate) expose_round_trips: bool,
     /// Largest request body.
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// The GraphiQL page, with its default headers filled in.
-    pub graphiql: Bytes,
+    pub(crate) graphiql: Bytes,
 }
 
 /// The GraphQL form of a rate-limit refusal: 429 in the media type the client asked for.
-pub fn too_many(headers: &HeaderMap, retry_after: u64) -> Response {
+pub(crate) fn too_many(headers: &HeaderMap, retry_after: u64) -> Response {
     Media::negotiate(headers).refuse(StatusCode::TOO_MANY_REQUESTS, rate_limited(retry_after))
 }
 
 /// `/graphql` (GET and POST), `/graphql/assets/{file}` and `/graphql/ws`.
-pub fn router(state: GraphqlState) -> Router {
+pub(crate) fn router(state: GraphqlState) -> Router {
     Router::new()
         .route("/graphql", get(execute::get).post(execute::post))
         .route("/graphql/assets/{file}", get(graphiql::asset))

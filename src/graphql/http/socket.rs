@@ -46,14 +46,14 @@ const OUTBOX: usize = 64;
 
 /// The protocol's close codes (PROTOCOL.md), and the WebSocket one for "try again later".
 mod close {
-    pub const BAD_MESSAGE: u16 = 4400;
-    pub const UNAUTHORIZED: u16 = 4401;
-    pub const FORBIDDEN: u16 = 4403;
-    pub const SUBPROTOCOL: u16 = 4406;
-    pub const INIT_TIMEOUT: u16 = 4408;
-    pub const DUPLICATE_ID: u16 = 4409;
-    pub const TOO_MANY_INITS: u16 = 4429;
-    pub const TRY_AGAIN_LATER: u16 = 1013;
+    pub(crate) const BAD_MESSAGE: u16 = 4400;
+    pub(crate) const UNAUTHORIZED: u16 = 4401;
+    pub(crate) const FORBIDDEN: u16 = 4403;
+    pub(crate) const SUBPROTOCOL: u16 = 4406;
+    pub(crate) const INIT_TIMEOUT: u16 = 4408;
+    pub(crate) const DUPLICATE_ID: u16 = 4409;
+    pub(crate) const TOO_MANY_INITS: u16 = 4429;
+    pub(crate) const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 /// What a client may send.
@@ -84,7 +84,7 @@ enum Event {
 }
 
 /// Upgrades to a WebSocket that speaks graphql-transport-ws.
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     State(state): State<GraphqlState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,

@@ -19,19 +19,19 @@ impl Cache {
     }
 
     /// Open and idle connections, for the metrics.
-    pub fn pool_usage(&self) -> (u32, u32) {
+    pub(crate) fn pool_usage(&self) -> (u32, u32) {
         let state = self.pool().state();
         (state.connections, state.idle_connections)
     }
 
     /// How many users' cached data is waiting to be forgotten.
-    pub fn dirty_count(&self) -> usize {
+    pub(crate) fn dirty_count(&self) -> usize {
         lock(&self.inner.dirty).len()
     }
 
     /// Forgets the cached data of every dirty user in one pipeline; on success they leave the
     /// list and, if none are left, the cool-down ends.
-    pub async fn heal(&self) -> Result<usize, CacheError> {
+    pub(crate) async fn heal(&self) -> Result<usize, CacheError> {
         let users: Vec<UserId> = lock(&self.inner.dirty).iter().copied().collect();
         if users.is_empty() {
             return Ok(0);
@@ -56,7 +56,7 @@ impl Cache {
     }
 
     /// Starts the background healer; it stops when the last handle to the cache is dropped.
-    pub fn spawn_healer(&self) {
+    pub(crate) fn spawn_healer(&self) {
         let weak: Weak<Inner> = std::sync::Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {

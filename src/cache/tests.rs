@@ -1,0 +1,98 @@
+//! The cache protocol stepped through by hand against a real Redis (`TEST_REDIS_URL`, default
+//! `redis://127.0.0.1:6379`, database 3): the orderings a running service rarely hits on its own.
+//! Outside CI an absent Redis skips these tests; in CI (`CI` set) it fails them.
+
+use chrono::{DateTime, Utc};
+
+use super::{Cache, CacheOptions, FillTicket, Lookup, PairWrite};
+use crate::domain::ids::UserId;
+use crate::domain::page::{Entry, Side};
+use crate::domain::relation::{Relation, RelationChange};
+
+/// A cache on the test Redis, or `None` when it is absent outside CI.
+async fn cache() -> Option<Cache> {
+    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = format!("{}/3", base.trim_end_matches('/'));
+    let cache = Cache::connect(&url, CacheOptions::default()).expect("redis url");
+    match cache.ping().await {
+        Ok(()) => Some(cache),
+        Err(err) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping a Redis test: {err} (set CI=1 to make this a failure)");
+            None
+        }
+        Err(err) => panic!("Redis is required in CI: {err}"),
+    }
+}
+
+/// Ids no other test run uses.
+fn users<const N: usize>() -> [UserId; N] {
+    let base = i64::from(rand::random::<u32>()) * 16 + 1;
+    std::array::from_fn(|i| UserId::new(base + i as i64).unwrap())
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap()
+}
+
+/// The fill ticket of a miss; `None` when a write is under way.
+async fn ticket(cache: &Cache, user: UserId) -> Option<FillTicket> {
+    match cache.lists(Side::Following, &[user]).await.unwrap().remove(&user).unwrap() {
+        Lookup::Miss(ticket) => ticket,
+        Lookup::Hit(_) => panic!("expected a miss"),
+    }
+}
+
+async fn cached(cache: &Cache, user: UserId) -> Option<Vec<Entry>> {
+    match cache.lists(Side::Following, &[user]).await.unwrap().remove(&user).unwrap() {
+        Lookup::Hit(list) => Some(list),
+        Lookup::Miss(_) => None,
+    }
+}
+
+/// A follow `a → b` written through the protocol: marked, committed (not here), finished.
+async fn write_follow(cache: &Cache, a: UserId, b: UserId, when: DateTime<Utc>) {
+    assert!(cache.begin_write(&[(a, b)]).await, "Redis is up: marked");
+    let change =
+        RelationChange { user: a, target: b, from: Relation::None, to: Relation::Follow, at: when };
+    cache.finish_write(&[PairWrite { a, b, changes: &[change] }]).await;
+}
+
+#[tokio::test]
+async fn a_fill_that_read_the_database_before_a_write_is_refused() {
+    let Some(cache) = cache().await else { return };
+    let [a, b, c] = users();
+    let stale_ticket = ticket(&cache, a).await.expect("nothing under way");
+    let snapshot = [Entry { user: b, at: at(0) }];
+    write_follow(&cache, a, c, at(1)).await; // bumps a's generation
+    cache.fill_lists(Side::Following, &[(a, stale_ticket, &snapshot)]).await.unwrap();
+    assert_eq!(cached(&cache, a).await, None, "the stale fill must not store");
+
+    let fresh = ticket(&cache, a).await.expect("nothing under way");
+    let now = [Entry { user: c, at: at(1) }, Entry { user: b, at: at(0) }];
+    cache.fill_lists(Side::Following, &[(a, fresh, &now)]).await.unwrap();
+    assert_eq!(cached(&cache, a).await, Some(now.to_vec()));
+}
+
+#[tokio::test]
+async fn no_fill_may_start_while_a_write_is_between_begin_and_finish() {
+    let Some(cache) = cache().await else { return };
+    let [a, b] = users();
+    assert!(cache.begin_write(&[(a, b)]).await, "Redis is up: marked");
+    assert_eq!(ticket(&cache, a).await, None, "a write is under way for a");
+    assert_eq!(ticket(&cache, b).await, None, "and for b");
+    cache.finish_write(&[PairWrite { a, b, changes: &[] }]).await;
+    assert!(ticket(&cache, a).await.is_some(), "finished: fills may go on");
+}
+
+/// The service finishes a write in the cache only if its marks were set: lifting marks it never
+/// set would lift another write's. So an unreachable Redis must say so and take reads off it.
+#[tokio::test]
+async fn a_write_mark_that_cannot_reach_redis_says_so_and_takes_reads_off_the_cache() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cache = Cache::connect(&format!("redis://127.0.0.1:{port}"), CacheOptions::default());
+    let cache = cache.unwrap();
+    assert!(cache.readable());
+    let [a, b] = users();
+    assert!(!cache.begin_write(&[(a, b)]).await, "nothing was marked");
+    assert!(!cache.readable(), "the users are dirty: reads bypass Redis");
+}

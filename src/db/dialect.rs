@@ -1,0 +1,197 @@
+//! The seam between the operations and the SQL backends: what each backend says its own way, and
+//! every statement written once over those differences.
+//!
+//! A backend differs in four things only: how a list of ids is bound and read back as rows, how
+//! a group's rows are upserted, how the pairs of a write group are locked, and the time type.
+//! [`Dialect`] names them; [`Statements`] builds every statement from them once, when the pool
+//! opens; the operations (`read.rs`, `lists.rs`, `pair.rs`) are written once in
+//! `for_backend!`, which compiles each of them for every backend.
+//!
+//! The time type is `DateTime<Utc>` on both backends today: PostgreSQL's `timestamptz`, and on
+//! SQLite the RFC 3339 text in UTC that sqlx writes (its order is the time's order).
+
+use std::future::Future;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Transaction};
+
+use super::DbError;
+use crate::domain::ids::UserId;
+use crate::domain::page::Side;
+use crate::domain::relation::RelationChange;
+
+/// What a SQL backend says its own way. Implemented by each backend's handle (its pools and
+/// statements); its items are only ever called where the backend is known, so none of them
+/// needs to be generic over the driver.
+pub(super) trait Dialect {
+    /// The sqlx driver.
+    type Db: Database;
+    /// How a list of ids binds as one parameter.
+    type Ids;
+
+    /// The predicate "`column` is one of the ids bound at `$n`".
+    fn id_in(column: &str, n: usize) -> String;
+    /// A `FROM` item `alias(id)`: one row per id bound at `$n`.
+    fn id_rows(n: usize, alias: &str) -> String;
+    /// A `FROM` item `alias(u, t)`: the i-th ids bound at `$n` and `$n + 1`, side by side.
+    fn pair_rows(n: usize, alias: &str) -> String;
+    /// The join that reads `pair_rows` first and looks each pair up in the table's unique index.
+    const PAIR_JOIN: &'static str;
+    /// The `FROM … ` source of the upsert: rows of `(user, target, relation, time)` from
+    /// parameters `$1`…`$4`, one row (SQLite) or a whole group (PostgreSQL, as four arrays).
+    const UPSERT_SOURCE: &'static str;
+    /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
+    /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
+    fn pages(side: Side) -> String;
+
+    /// This backend's migrations (`migrations/<backend>/`).
+    fn migrator() -> &'static sqlx::migrate::Migrator;
+    /// `ids` in the form [`Dialect::Ids`] binds.
+    fn ids(ids: &[UserId]) -> Self::Ids;
+
+    /// The pool that serves reads.
+    fn reader(&self) -> &sqlx::Pool<Self::Db>;
+    /// The pool the write path takes its locked connection from.
+    fn writer(&self) -> &sqlx::Pool<Self::Db>;
+    /// This backend's statements, built once.
+    fn sql(&self) -> &Statements;
+
+    /// A connection of the writer pool that holds every pair of a group (keys from
+    /// [`pair_lock_key`], sorted and without repeats) until [`Dialect::unlock`].
+    fn lock(
+        &self,
+        keys: &[i64],
+    ) -> impl Future<Output = Result<PoolConnection<Self::Db>, DbError>> + Send;
+    /// Begins the write transaction on a locked connection.
+    fn begin_write(
+        conn: &mut PoolConnection<Self::Db>,
+    ) -> impl Future<Output = Result<Transaction<'_, Self::Db>, sqlx::Error>> + Send;
+    /// Writes a group's rows with the statement [`Statements::set_relations`].
+    fn set_relations(
+        tx: &mut Transaction<'_, Self::Db>,
+        sql: &str,
+        changes: &[RelationChange],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Releases what [`Dialect::lock`] took, on its connection; `false` when the connection
+    /// cannot be trusted to hold nothing afterwards (then it is closed, not returned).
+    fn unlock(conn: &mut PoolConnection<Self::Db>) -> impl Future<Output = bool> + Send;
+    /// Whether a locked connection dropped without [`Dialect::unlock`] must be closed: it may
+    /// still hold locks that outlive the transaction.
+    const CLOSE_UNRELEASED: bool;
+}
+
+/// Every statement of the operations, in one backend's dialect. Each is written once here.
+#[derive(Debug)]
+pub(super) struct Statements {
+    pub(crate) users: String,
+    pub(crate) counts: String,
+    pub(crate) relations_with: String,
+    pub(crate) existing_users: String,
+    pub(crate) pair_relations: String,
+    pub(crate) set_relations: String,
+    following_pages: String,
+    followers_pages: String,
+    following_lists: String,
+    followers_lists: String,
+}
+
+impl Statements {
+    pub(crate) fn new<D: Dialect>() -> Statements {
+        let lists = |side| {
+            let (owner, other) = columns(side);
+            format!(
+                "SELECT {owner} AS owner, {other} AS other, update_time FROM user_relation \
+                 WHERE {} AND relation = 1",
+                D::id_in(owner, 1)
+            )
+        };
+        let counted = |column| {
+            format!(
+                "(SELECT count(*) FROM user_relation r WHERE r.{column} = u.id AND r.relation = 1)"
+            )
+        };
+        let relations_with = |(mine, theirs)| {
+            format!(
+                "SELECT user_id, target_user_id, relation FROM user_relation \
+                 WHERE {mine} = $1 AND {} AND relation <> 0",
+                D::id_in(theirs, 2)
+            )
+        };
+        Statements {
+            users: format!(
+                "SELECT user_id, user_name, profile_photo FROM user_basic WHERE {}",
+                D::id_in("user_id", 1)
+            ),
+            counts: format!(
+                "SELECT u.id AS user_id, {} AS following, {} AS followers FROM {}",
+                counted("user_id"),
+                counted("target_user_id"),
+                D::id_rows(1, "u")
+            ),
+            relations_with: format!(
+                "{} UNION ALL {}",
+                relations_with(("user_id", "target_user_id")),
+                relations_with(("target_user_id", "user_id"))
+            ),
+            existing_users: format!(
+                "SELECT user_id FROM user_basic WHERE {}",
+                D::id_in("user_id", 1)
+            ),
+            pair_relations: format!(
+                "SELECT r.user_id, r.target_user_id, r.relation FROM {} {} user_relation r \
+                 ON r.user_id = p.u AND r.target_user_id = p.t",
+                D::pair_rows(1, "p"),
+                D::PAIR_JOIN
+            ),
+            set_relations: format!(
+                "INSERT INTO user_relation \
+                 (user_id, target_user_id, relation, create_time, update_time) {} \
+                 ON CONFLICT (user_id, target_user_id) \
+                 DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time",
+                D::UPSERT_SOURCE
+            ),
+            following_pages: D::pages(Side::Following),
+            followers_pages: D::pages(Side::Followers),
+            following_lists: lists(Side::Following),
+            followers_lists: lists(Side::Followers),
+        }
+    }
+
+    /// Pages of many owners' lists; see [`Dialect::pages`].
+    pub(crate) fn pages(&self, side: Side) -> &str {
+        match side {
+            Side::Following => &self.following_pages,
+            Side::Followers => &self.followers_pages,
+        }
+    }
+
+    /// Every entry of many owners' lists, as `(owner, other, update_time)`.
+    pub(crate) fn lists(&self, side: Side) -> &str {
+        match side {
+            Side::Following => &self.following_lists,
+            Side::Followers => &self.followers_lists,
+        }
+    }
+}
+
+/// `(owner column, other column)` of a side: a user's followings are rows it owns (`user_id`),
+/// its followers rows that point at it (`target_user_id`).
+pub(super) fn columns(side: Side) -> (&'static str, &'static str) {
+    match side {
+        Side::Following => ("user_id", "target_user_id"),
+        Side::Followers => ("target_user_id", "user_id"),
+    }
+}
+
+/// The keyset condition of a page: entries strictly after the cursor `($2, $3)` in list order
+/// (newest first, ties by the other user's id), for `other` the other user's column.
+pub(super) fn after_cursor(other: &str) -> String {
+    format!("(update_time < $2 OR (update_time = $2 AND {other} > $3))")
+}
+
+/// One 64-bit key for the unordered pair, the same whichever user acts. A collision only makes
+/// two pairs wait for each other.
+pub(super) fn pair_lock_key(a: UserId, b: UserId) -> i64 {
+    let (low, high) = if a < b { (a.get(), b.get()) } else { (b.get(), a.get()) };
+    low.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ high
+}

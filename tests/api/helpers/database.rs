@@ -1,0 +1,249 @@
+//! `TestDatabase`: a fresh database per test, owned by the test, with a pool of the test's own
+//! for assertions. The tests never reach into the app's pools: what they check is what any other
+//! client of the database would see.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, SqliteConnection, SqlitePool};
+use tempfile::TempDir;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One `user_relation` row as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RelationRow {
+    pub relation: i16,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+/// A database made for one test; dropped with it (PostgreSQL) or with its directory (SQLite).
+pub enum TestDatabase {
+    Sqlite { url: String, pool: SqlitePool, _dir: TempDir },
+    Postgres { url: String, name: String, pool: PgPool },
+}
+
+/// Runs the same statement on whichever pool the test database has.
+macro_rules! on_pool {
+    ($database:expr, $pool:ident => $body:expr) => {
+        match $database {
+            TestDatabase::Sqlite { pool: $pool, .. } => $body,
+            TestDatabase::Postgres { pool: $pool, .. } => $body,
+        }
+    };
+}
+
+impl TestDatabase {
+    /// An empty database; `None` when PostgreSQL is asked for but absent outside CI (in CI, `CI`
+    /// is set and an absent server fails the test).
+    pub async fn create(backend: Backend) -> Option<TestDatabase> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let options = SqliteConnectOptions::from_str(&url)
+                    .expect("sqlite url")
+                    .create_if_missing(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new().max_connections(2).connect_lazy_with(options);
+                Some(TestDatabase::Sqlite { url, pool, _dir: dir })
+            }
+            Backend::Postgres => {
+                let (url, name) = fresh_postgres_database().await?;
+                let pool = PgPoolOptions::new().max_connections(4).connect_lazy(&url).unwrap();
+                Some(TestDatabase::Postgres { url, name, pool })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+        }
+    }
+
+    /// The PostgreSQL database's name, if this is one.
+    pub fn postgres_name(&self) -> Option<&str> {
+        match self {
+            TestDatabase::Postgres { name, .. } => Some(name),
+            TestDatabase::Sqlite { .. } => None,
+        }
+    }
+
+    /// Inserts one row into `user_basic`, the way the legacy user service would.
+    pub async fn insert_user(&self, id: i64, name: &str) {
+        let sql = "INSERT INTO user_basic (user_id, user_name) VALUES ($1, $2)";
+        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(name).execute(pool).await.map(drop))
+            .expect("insert user");
+    }
+
+    /// Inserts a follow row with the given time, as a legacy bulk import would.
+    pub async fn insert_follow(&self, user: i64, target: i64, at: DateTime<Utc>) {
+        let sql = "INSERT INTO user_relation \
+                   (user_id, target_user_id, relation, create_time, update_time) \
+                   VALUES ($1, $2, 1, $3, $3)";
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(user).bind(target).bind(at).execute(pool).await.map(drop)
+        })
+        .expect("insert follow");
+    }
+
+    /// Every row `user → target` (the unique constraint allows at most one).
+    pub async fn relation_rows(&self, user: i64, target: i64) -> Vec<RelationRow> {
+        let sql = "SELECT relation, create_time, update_time FROM user_relation \
+                   WHERE user_id = $1 AND target_user_id = $2";
+        on_pool!(self, pool => sqlx::query_as(sql).bind(user).bind(target).fetch_all(pool).await)
+            .expect("read relation")
+    }
+
+    /// How many relation rows involve `user` on either side.
+    pub async fn rows_touching(&self, user: i64) -> i64 {
+        let sql = "SELECT count(*) FROM user_relation WHERE user_id = $1 OR target_user_id = $1";
+        let (n,): (i64,) =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(user).fetch_one(pool).await)
+                .expect("count rows");
+        n
+    }
+
+    /// A user's followings (or followers) with their times, in no particular order.
+    pub async fn list(&self, user: i64, following: bool) -> Vec<(i64, DateTime<Utc>)> {
+        let sql = if following {
+            "SELECT target_user_id, update_time FROM user_relation \
+             WHERE user_id = $1 AND relation = 1"
+        } else {
+            "SELECT user_id, update_time FROM user_relation \
+             WHERE target_user_id = $1 AND relation = 1"
+        };
+        on_pool!(self, pool => sqlx::query_as(sql).bind(user).fetch_all(pool).await)
+            .expect("read list")
+    }
+
+    /// Another writer holding a lock that the app's write of `user → target` must wait for:
+    /// the row's lock in an open transaction on PostgreSQL (the row must exist), the file's
+    /// write lock on SQLite, as another process writing would.
+    pub async fn block_writes(&self, user: i64, target: i64) -> WriteBlocker {
+        match self {
+            TestDatabase::Postgres { url, .. } => {
+                let mut blocker = PgConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+                let sql = "SELECT 1 FROM user_relation \
+                           WHERE user_id = $1 AND target_user_id = $2 FOR UPDATE";
+                sqlx::query(sql).bind(user).bind(target).execute(&mut blocker).await.unwrap();
+                WriteBlocker::Postgres(blocker)
+            }
+            TestDatabase::Sqlite { url, .. } => {
+                let mut blocker = SqliteConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN EXCLUSIVE").execute(&mut blocker).await.unwrap();
+                WriteBlocker::Sqlite(blocker)
+            }
+        }
+    }
+
+    /// Renames this PostgreSQL database, first ending every session on it (pools reconnect on
+    /// their own, so the rename is retried until no session is left in between).
+    pub async fn rename_postgres(&self, from: &str, to: &str) {
+        let mut admin = PgConnection::connect(&postgres_admin_url()).await.expect("admin");
+        for _ in 0..50 {
+            let end = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1";
+            sqlx::query(end).bind(from).execute(&mut admin).await.expect("terminate");
+            let rename = format!("ALTER DATABASE {from} RENAME TO {to}");
+            if sqlx::query(&rename).execute(&mut admin).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("could not rename {from}");
+    }
+}
+
+/// See [`TestDatabase::block_writes`].
+pub enum WriteBlocker {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl WriteBlocker {
+    /// Rolls the blocking transaction back: the waiting write goes on.
+    pub async fn release(self) {
+        let rolled_back = match self {
+            WriteBlocker::Postgres(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop)
+            }
+            WriteBlocker::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop)
+            }
+        };
+        rolled_back.expect("rollback");
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the PostgreSQL database, also when the test panicked. `Drop` cannot await on the
+    /// test's runtime, so a thread with a runtime of its own does it.
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { name, .. } = self {
+            let name = name.clone();
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                runtime.expect("runtime").block_on(drop_database(&name));
+            });
+            let _ = dropped.join();
+        }
+    }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Creates an empty database for one test. Databases left by killed runs are dropped once they
+/// are an hour old, so the server does not fill up.
+async fn fresh_postgres_database() -> Option<(String, String)> {
+    let admin_url = postgres_admin_url();
+    let mut admin = match PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(err) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping a PostgreSQL test: {err} (set CI=1 to make this a failure)");
+            return None;
+        }
+        Err(err) => panic!("PostgreSQL is required in CI: {err}"),
+    };
+    drop_stale_databases(&mut admin).await;
+    let name = format!("fgtest_{}_{:08x}", Utc::now().timestamp(), rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create db");
+    let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("url has a database");
+    Some((format!("{base}/{name}"), name))
+}
+
+async fn drop_stale_databases(admin: &mut PgConnection) {
+    let cutoff = Utc::now().timestamp() - 3600;
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'fgtest\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .expect("list databases");
+    for (name,) in names {
+        let stamp = name.split('_').nth(1).and_then(|s| s.parse::<i64>().ok());
+        if stamp.is_some_and(|s| s < cutoff) {
+            drop_database(&name).await;
+        }
+    }
+}
+
+async fn drop_database(name: &str) {
+    if let Ok(mut admin) = PgConnection::connect(&postgres_admin_url()).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::query(&sql).execute(&mut admin).await;
+        let _ = admin.close().await;
+    }
+}

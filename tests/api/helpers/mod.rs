@@ -1,0 +1,328 @@
+//! `TestApp`: a real followgraph on a loopback port, over a fresh database of the chosen backend,
+//! with helpers that speak GraphQL and legacy REST and read rows back for assertions. One builder
+//! makes every app: `TestApp::on(backend).cached().tune(…).spawn()`.
+
+mod database;
+mod redis;
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bb8_redis::redis::aio::MultiplexedConnection;
+use clap::Parser;
+use followgraph::app;
+use followgraph::cli::{Cli, Settings};
+use followgraph::config::Config;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use database::{Backend, RelationRow, TestDatabase};
+pub use redis::{free_port, redis_connection, redis_url, PrivateRedis};
+
+/// The secret every test app signs with; the PyJWT fixture was minted with it.
+pub const SECRET: &str = "followgraph-test-secret";
+
+/// A user that exists in `user_basic`, with a valid access token.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: i64,
+    pub token: String,
+}
+
+/// One set-up of the behaviour suite: a backend, with or without the cache. The constructors
+/// carry the names the suite macros give the tests.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub backend: Backend,
+    pub cached: bool,
+}
+
+impl Setup {
+    pub fn sqlite() -> Setup {
+        Setup { backend: Backend::Sqlite, cached: false }
+    }
+
+    pub fn sqlite_redis() -> Setup {
+        Setup { backend: Backend::Sqlite, cached: true }
+    }
+
+    pub fn postgres() -> Setup {
+        Setup { backend: Backend::Postgres, cached: false }
+    }
+
+    pub fn postgres_redis() -> Setup {
+        Setup { backend: Backend::Postgres, cached: true }
+    }
+
+    /// A builder for this set-up's app, to tune before it spawns.
+    pub fn app(self) -> AppBuilder {
+        let builder = TestApp::on(self.backend);
+        if self.cached {
+            builder.cached()
+        } else {
+            builder
+        }
+    }
+
+    /// Runs `test` on an app of this set-up, then tears it down (checking the cache). Skips
+    /// when the set-up's servers are absent outside CI.
+    pub async fn run(self, test: impl AsyncFnOnce(&TestApp)) {
+        let Some(app) = self.app().spawn().await else { return };
+        test(&app).await;
+        app.teardown().await;
+    }
+
+    /// Runs `test`, which builds its own app from this set-up.
+    pub async fn hand_to(self, test: impl AsyncFnOnce(Setup)) {
+        test(self).await;
+    }
+}
+
+/// Where an app's cache is.
+enum CacheChoice {
+    None,
+    /// The shared Redis's database for the backend.
+    Shared,
+    Url(String),
+}
+
+type Tune = Box<dyn FnOnce(&mut Settings)>;
+
+/// How a test app is made: the backend, the cache, and changes to the default settings.
+pub struct AppBuilder {
+    backend: Backend,
+    cache: CacheChoice,
+    tunes: Vec<Tune>,
+}
+
+impl AppBuilder {
+    /// Turns the cache on, in the shared Redis's database for this backend.
+    pub fn cached(mut self) -> AppBuilder {
+        self.cache = CacheChoice::Shared;
+        self
+    }
+
+    /// Turns the cache on at `url` (a private Redis, a closed port, another app's Redis).
+    pub fn redis_url(mut self, url: impl Into<String>) -> AppBuilder {
+        self.cache = CacheChoice::Url(url.into());
+        self
+    }
+
+    /// Changes the settings before the app is built.
+    pub fn tune(mut self, tune: impl FnOnce(&mut Settings) + 'static) -> AppBuilder {
+        self.tunes.push(Box::new(tune));
+        self
+    }
+
+    /// A running app on a fresh database; `None` when a server it needs is absent outside CI.
+    pub async fn spawn(self) -> Option<TestApp> {
+        let redis_url = match self.cache {
+            CacheChoice::None => None,
+            CacheChoice::Shared => Some(redis_url(self.backend).await?),
+            CacheChoice::Url(url) => Some(url),
+        };
+        let database = TestDatabase::create(self.backend).await?;
+        let mut settings = settings_for(database.url());
+        settings.redis_url = redis_url.clone();
+        for tune in self.tunes {
+            tune(&mut settings);
+        }
+        let config = Config::from_settings(&settings).expect("config");
+        let built = app::build(&config).await.expect("app builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let header_timeout = config.header_read_timeout;
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            followgraph::server::serve(listener, built.router, shutdown, header_timeout)
+                .await
+                .expect("serve");
+        });
+        let client =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let redis = match &redis_url {
+            Some(url) => redis_connection(url).await,
+            None => None,
+        };
+        Some(TestApp {
+            addr,
+            client,
+            database,
+            redis,
+            redis_url,
+            users: Mutex::new(Vec::new()),
+            stop: Some(stop),
+        })
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// The test's own handle on the app's database.
+    pub database: TestDatabase,
+    /// A direct connection to the app's Redis database, when it has a cache.
+    pub redis: Option<MultiplexedConnection>,
+    /// The app's Redis URL, when it has a cache.
+    pub redis_url: Option<String>,
+    /// Every user this test made: the teardown checks their cached data against the database.
+    users: Mutex<Vec<i64>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// The builder of an app on `backend`, without a cache and with the test settings.
+    pub fn on(backend: Backend) -> AppBuilder {
+        AppBuilder { backend, cache: CacheChoice::None, tunes: Vec::new() }
+    }
+
+    /// Checks the cache against the database and stops the server; the database goes with the
+    /// app.
+    pub async fn teardown(mut self) {
+        self.assert_cache_matches_database().await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Inserts `n` users with ids unique to this test and returns them with tokens.
+    pub async fn actors(&self, n: usize) -> Vec<Actor> {
+        let base = i64::from(rand::random::<u32>() % 1_000_000) * 1_000 + 1_000_000;
+        let mut actors = Vec::with_capacity(n);
+        for i in 0..n as i64 {
+            let id = base + i;
+            self.database.insert_user(id, &format!("user {id}")).await;
+            self.users.lock().unwrap().push(id);
+            actors
+                .push(Actor { id, token: token(json!({ "user_id": id, "refresh": false }), 3600) });
+        }
+        actors
+    }
+
+    /// The row `user → target`, if any.
+    pub async fn relation(&self, user: i64, target: i64) -> Option<RelationRow> {
+        let rows = self.database.relation_rows(user, target).await;
+        assert!(rows.len() <= 1, "more than one row for one pair: {rows:?}");
+        rows.into_iter().next()
+    }
+
+    /// POSTs a GraphQL request with an optional raw `Authorization` header value.
+    pub async fn graphql_with(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        // application/json: errors of requests that never ran come with 200, so that every test
+        // reads codes the same way (graphql_http.rs tests the other media type).
+        let mut request =
+            self.client.post(self.url("/graphql")).header("accept", "application/json");
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("graphql request");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("graphql json")
+    }
+
+    /// POSTs a GraphQL request as `actor` (or anonymously).
+    pub async fn graphql(&self, actor: Option<&Actor>, query: &str, variables: Value) -> Value {
+        let header = actor.map(|a| format!("Bearer {}", a.token));
+        self.graphql_with(header.as_deref(), query, variables).await
+    }
+
+    /// `followUser` or `unfollowUser` through GraphQL.
+    pub async fn gql_act(&self, actor: &Actor, mutation: &str, target: Value) -> Value {
+        let query = format!(
+            "mutation($t: ID!) {{ {mutation}(target: $t) {{ target user {{ id followersCount viewerIsFollowing }} }} }}"
+        );
+        self.graphql(Some(actor), &query, json!({ "t": target })).await
+    }
+
+    /// `POST /app/v1_0/user/followings` with a raw `Authorization` header value and JSON body.
+    pub async fn rest_follow_with(
+        &self,
+        authorization: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url("/app/v1_0/user/followings"));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        read(request.json(&body).send().await.expect("rest request")).await
+    }
+
+    /// `POST /app/v1_0/user/followings` as `actor`.
+    pub async fn rest_follow(&self, actor: &Actor, target: Value) -> (StatusCode, Value) {
+        let header = format!("Bearer {}", actor.token);
+        self.rest_follow_with(Some(&header), json!({ "target": target })).await
+    }
+
+    /// `DELETE /app/v1_0/user/followings/{target}` as `actor`.
+    pub async fn rest_unfollow(&self, actor: &Actor, target: &str) -> (StatusCode, Value) {
+        let url = self.url(&format!("/app/v1_0/user/followings/{target}"));
+        let request = self.client.delete(url).bearer_auth(&actor.token);
+        read(request.send().await.expect("rest request")).await
+    }
+
+    /// `followingCount` and `followersCount` of a user, read through GraphQL.
+    pub async fn counts(&self, user: i64) -> (i64, i64) {
+        let query = "query($id: ID!) { user(id: $id) { followingCount followersCount } }";
+        let body = self.graphql(None, query, json!({ "id": user.to_string() })).await;
+        let u = &body["data"]["user"];
+        (u["followingCount"].as_i64().expect("count"), u["followersCount"].as_i64().expect("count"))
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// The `extensions.code` of the first GraphQL error, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// An HS256 token over `claims` plus an `exp` `ttl` seconds from now (negative: in the past).
+pub fn token(claims: Value, ttl: i64) -> String {
+    sign(Algorithm::HS256, SECRET, claims, ttl)
+}
+
+/// A token signed with any algorithm of the HMAC family and any secret.
+pub fn sign(alg: Algorithm, secret: &str, mut claims: Value, ttl: i64) -> String {
+    let exp = chrono::Utc::now().timestamp() + ttl;
+    claims["exp"] = json!(exp);
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&Header::new(alg), &claims, &key).expect("sign")
+}
+
+/// The settings a test app on `database_url` runs with, without a cache.
+pub fn settings_for(database_url: &str) -> Settings {
+    let args = vec![
+        "followgraph".to_owned(),
+        format!("--database-url={database_url}"),
+        format!("--jwt-secret={SECRET}"),
+        "--listen-addr=127.0.0.1:0".to_owned(),
+        "--expose-round-trips".to_owned(),
+        "--rate-limit-per-minute=0".to_owned(),
+    ];
+    Cli::try_parse_from(args).expect("test settings parse").settings
+}
