@@ -33,11 +33,11 @@ pub mod telemetry;
 
 pub(crate) mod auth;
 pub(crate) mod cache;
+pub(crate) mod content_type;
 pub(crate) mod db;
 pub(crate) mod domain;
 pub(crate) mod graphql;
 pub(crate) mod health;
-pub(crate) mod http;
 pub(crate) mod metrics;
 pub(crate) mod ratelimit;
 pub(crate) mod rest;

@@ -6,9 +6,9 @@
 /// "service unavailable"; anything else is a bug or a broken schema and answers "internal".
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DbError {
-    #[error("database unavailable")]
+    #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
-    #[error("database query failed")]
+    #[error("database query failed: {0}")]
     Query(#[source] sqlx::Error),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -4,7 +4,7 @@
 use async_graphql::{Error, ErrorExtensionValues, ErrorExtensions, ServerError};
 
 use crate::auth::AuthError;
-use crate::service::ServiceError;
+use crate::service::{Action, ServiceError};
 
 /// Every `extensions.code` this API answers with (docs/api.md lists when).
 pub(crate) mod code {
@@ -70,22 +70,33 @@ pub(crate) fn code_of(error: &ServerError) -> Option<&str> {
 }
 
 impl ErrorExtensions for ServiceError {
+    /// The code and the message a GraphQL client sees for each refusal.
     fn extend(&self) -> Error {
-        let code = match self {
-            ServiceError::SelfRelation(_) => code::BAD_USER_INPUT,
-            ServiceError::UnknownUser(_) => code::NOT_FOUND,
-            ServiceError::BlockedByTarget | ServiceError::TargetBlocked => code::FORBIDDEN,
-            ServiceError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                code::SERVICE_UNAVAILABLE
+        let (code, message) = match self {
+            ServiceError::SelfRelation(Action::Follow | Action::Unfollow) => {
+                (code::BAD_USER_INPUT, "A user cannot follow themselves.".to_owned())
             }
-            ServiceError::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                code::INTERNAL
+            ServiceError::SelfRelation(Action::Block | Action::Unblock) => {
+                (code::BAD_USER_INPUT, "A user cannot block themselves.".to_owned())
             }
-            ServiceError::Aborted => code::INTERNAL,
+            ServiceError::UnknownUser(id) => {
+                (code::NOT_FOUND, format!("User {id} does not exist."))
+            }
+            ServiceError::BlockedByTarget => {
+                (code::FORBIDDEN, "This user has blocked you.".to_owned())
+            }
+            ServiceError::TargetBlocked => {
+                (code::FORBIDDEN, "You have blocked this user; unblock them first.".to_owned())
+            }
+            ServiceError::Unavailable(_) => (
+                code::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable; retry later.".to_owned(),
+            ),
+            ServiceError::Internal(_) | ServiceError::Aborted => {
+                (code::INTERNAL, "Internal error.".to_owned())
+            }
         };
-        coded(self.to_string(), code)
+        coded(message, code)
     }
 }
 

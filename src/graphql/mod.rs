@@ -7,7 +7,6 @@
 //! [`Graphql::run`] (execution, with a fresh DataLoader). Between them the transport checks that
 //! the operation's kind is one it carries (no mutation over GET).
 
-mod connection;
 mod context;
 mod documents;
 mod error;
@@ -18,6 +17,7 @@ mod loaders;
 mod mutation;
 mod node;
 mod observe;
+mod paging;
 mod persisted;
 mod query;
 mod request;

@@ -2,12 +2,13 @@
 
 use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
 
-use super::connection::{self, UserConnection};
 use super::context;
 use super::error::{bad_input, unauthenticated};
 use super::input;
 use super::node::Node;
+use super::paging;
 use super::user::User;
+use super::user::UserConnection;
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
@@ -50,7 +51,7 @@ impl QueryRoot {
     }
 
     /// The viewer's followings, newest follow first. Needs a viewer.
-    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    #[graphql(complexity = "super::paging::cost(first, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,
@@ -58,11 +59,11 @@ impl QueryRoot {
         after: Option<String>,
     ) -> Result<UserConnection> {
         let viewer = require_viewer(ctx)?;
-        connection::load(ctx, viewer, Side::Following, first, after).await
+        paging::load(ctx, viewer, Side::Following, first, after).await.map(UserConnection)
     }
 
     /// The viewer's followers, newest follow first. Needs a viewer.
-    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    #[graphql(complexity = "super::paging::cost(first, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,
@@ -70,7 +71,7 @@ impl QueryRoot {
         after: Option<String>,
     ) -> Result<UserConnection> {
         let viewer = require_viewer(ctx)?;
-        connection::load(ctx, viewer, Side::Followers, first, after).await
+        paging::load(ctx, viewer, Side::Followers, first, after).await.map(UserConnection)
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::auth::AuthError;
 use crate::domain::ids::UserId;
-use crate::service::ServiceError;
+use crate::service::{Action, ServiceError};
 
 /// `{"message": "OK", "data": …}`, the legacy success shape.
 pub(crate) fn ok_with(status: StatusCode, data: Value) -> Response {
@@ -89,20 +89,26 @@ fn auth_failure(err: AuthError) -> (StatusCode, Value) {
     }
 }
 
+/// The legacy app's status and message for each refusal; the texts are its own.
 fn service_failure(err: ServiceError) -> (StatusCode, Value) {
-    let status = match &err {
-        ServiceError::SelfRelation(_) => StatusCode::BAD_REQUEST,
-        ServiceError::UnknownUser(_) => StatusCode::NOT_FOUND,
-        ServiceError::BlockedByTarget | ServiceError::TargetBlocked => StatusCode::FORBIDDEN,
-        ServiceError::Unavailable(cause) => {
-            tracing::warn!(error = %cause, "database unavailable");
-            StatusCode::SERVICE_UNAVAILABLE
+    let (status, message) = match err {
+        ServiceError::SelfRelation(Action::Follow | Action::Unfollow) => {
+            (StatusCode::BAD_REQUEST, "User cannot follow self.")
         }
-        ServiceError::Internal(cause) => {
-            tracing::error!(error = ?cause, "internal error");
-            StatusCode::INTERNAL_SERVER_ERROR
+        ServiceError::SelfRelation(Action::Block | Action::Unblock) => {
+            (StatusCode::BAD_REQUEST, "User cannot blacklist self.")
         }
-        ServiceError::Aborted => StatusCode::INTERNAL_SERVER_ERROR,
+        ServiceError::UnknownUser(_) => (StatusCode::NOT_FOUND, "User does not exist."),
+        ServiceError::BlockedByTarget => (StatusCode::FORBIDDEN, "This user has blocked you."),
+        ServiceError::TargetBlocked => {
+            (StatusCode::FORBIDDEN, "You have blocked this user; unblock them first.")
+        }
+        ServiceError::Unavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable.")
+        }
+        ServiceError::Internal(_) | ServiceError::Aborted => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
+        }
     };
-    (status, json!(err.to_string()))
+    (status, json!(message))
 }

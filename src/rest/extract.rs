@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::envelope::{LegacyError, INVALID_USER_ID, MISSING_JSON};
 use crate::auth::Authenticator;
+use crate::content_type::is_json;
 use crate::domain::ids::UserId;
-use crate::http::is_json;
 
 /// The authenticated user a legacy request acts for.
 pub(crate) struct LegacyViewer(pub UserId);

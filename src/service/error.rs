@@ -7,44 +7,46 @@ use crate::db::DbError;
 use crate::domain::ids::UserId;
 
 /// Why a follow-graph operation was refused or failed. Cloneable, because one database failure
-/// fails every write of the group that met it.
+/// fails every write of the group that met it. The messages are for developers and logs; each
+/// transport words what its clients see (`rest/envelope.rs`, `graphql/error.rs`).
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum ServiceError {
     /// Nobody follows or blocks themselves.
-    #[error("{}", self_message(*.0))]
+    #[error("{0:?} with the viewer as its own target")]
     SelfRelation(Action),
     /// The target is not in `user_basic`.
-    #[error("User does not exist.")]
+    #[error("user {0} is not in user_basic")]
     UnknownUser(UserId),
     /// The target has blacklisted the acting user, who therefore cannot follow them.
-    #[error("This user has blocked you.")]
+    #[error("the target has blacklisted the viewer")]
     BlockedByTarget,
     /// The acting user has blacklisted the target and must unblock before following.
-    #[error("You have blocked this user; unblock them first.")]
+    #[error("the viewer has blacklisted the target")]
     TargetBlocked,
-    /// The database could not be reached in time; the client may retry.
-    #[error("The service is temporarily unavailable.")]
+    /// The database could not be reached in time; the client may retry. Logged where it arose.
+    #[error("database unavailable")]
     Unavailable(#[source] Arc<DbError>),
     /// The task running a write panicked or was cancelled by a shutdown.
-    #[error("Internal error.")]
+    #[error("the write task ended before answering")]
     Aborted,
-    /// A bug or a broken schema: logged in full, reported without detail.
-    #[error("Internal error.")]
+    /// A bug or a broken schema; logged in full where it arose, reported without detail.
+    #[error("database call failed")]
     Internal(#[source] Arc<DbError>),
 }
 
-fn self_message(action: Action) -> &'static str {
-    match action {
-        Action::Follow | Action::Unfollow => "User cannot follow self.",
-        Action::Block | Action::Unblock => "User cannot blacklist self.",
-    }
-}
-
 impl From<DbError> for ServiceError {
+    /// Logs the cause, once: this is where a database failure becomes the service's, however
+    /// many requests (a write group, a batch's fields) then share it.
     fn from(err: DbError) -> Self {
         match err {
-            DbError::Unavailable(_) => ServiceError::Unavailable(Arc::new(err)),
-            _ => ServiceError::Internal(Arc::new(err)),
+            DbError::Unavailable(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ServiceError::Unavailable(Arc::new(err))
+            }
+            _ => {
+                tracing::error!(error = ?err, "database call failed");
+                ServiceError::Internal(Arc::new(err))
+            }
         }
     }
 }

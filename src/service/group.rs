@@ -1,4 +1,4 @@
-//! Grouping concurrent writes. Each request's write waits in one queue; a former task takes
+//! Grouping concurrent writes. Each request's write waits in one queue; the grouping task takes
 //! whatever is waiting, at most one write per pair, and runs it as one group: one lock statement,
 //! one read of each kind, one upsert, one commit and one Redis script for the lot. Under load a
 //! commit (and its fsync) is shared by tens of requests; alone, a write is a group of one.
@@ -55,13 +55,13 @@ struct Job {
     reply: oneshot::Sender<Result<(), ServiceError>>,
 }
 
-/// The sending end of the write queue; cheap to clone. The former task ends when the last one
+/// The sending end of the write queue; cheap to clone. The grouping task ends when the last one
 /// is dropped.
 #[derive(Debug, Clone)]
 pub(super) struct WriteQueue(mpsc::UnboundedSender<Job>);
 
 impl WriteQueue {
-    /// A queue whose former runs on the current tokio runtime.
+    /// A queue whose grouping task runs on the current tokio runtime.
     pub(super) fn start() -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(form_groups(receiver));

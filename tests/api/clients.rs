@@ -2,50 +2,12 @@
 //! audits, urql with its defaults, Apollo Client over GET and with APQ, the graphql-ws client)
 //! against the followgraph binary as its own process, on SQLite without a cache and on
 //! PostgreSQL with Redis. `.ci/run` installs the package (`npm ci`) and points `FOLLOWGRAPH_BIN`
-//! at the release binary; without it the test binary's own build of it is used.
+//! at the release binary (see `helpers/binary.rs`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-use crate::helpers::{free_port, Backend, TestApp, SECRET};
-
-/// The service binary, as a process of its own.
-struct Binary(Child);
-
-impl Binary {
-    async fn start(app: &TestApp, port: u16) -> Binary {
-        let binary = std::env::var_os("FOLLOWGRAPH_BIN")
-            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_followgraph")), PathBuf::from);
-        let mut command = Command::new(binary);
-        command
-            .arg("serve")
-            .env("DATABASE_URL", app.database.url())
-            .env("JWT_SECRET", SECRET)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(url) = &app.redis_url {
-            command.env("REDIS_URL", url);
-        }
-        let binary = Binary(command.spawn().expect("the followgraph binary starts"));
-        let health = format!("http://127.0.0.1:{port}/healthz");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::get(&health).await.is_err() {
-            assert!(Instant::now() < deadline, "the binary never answered /healthz");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        binary
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::helpers::{Backend, Binary, TestApp};
 
 fn package() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
@@ -59,12 +21,11 @@ async fn clients(app: TestApp) {
         return app.teardown().await;
     }
     let actors = app.actors(3).await;
-    let port = free_port();
-    let binary = Binary::start(&app, port).await;
+    let binary = Binary::start(&app).await;
     let mut node = Command::new("node");
     node.args(["--test", "--test-concurrency=1", "test/"])
         .current_dir(package())
-        .env("FG_URL", format!("http://127.0.0.1:{port}"))
+        .env("FG_URL", &binary.url)
         .env("FG_REDIS", if app.redis_url.is_some() { "1" } else { "0" });
     for (name, actor) in ["A", "B", "C"].iter().zip(&actors) {
         node.env(format!("FG_USER_{name}"), actor.id.to_string());

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{error_code, read, Backend, Setup, TestApp};
+use crate::helpers::{error_code, read, Backend, Binary, Setup, TestApp};
 use crate::proxy::ChaosProxy;
 
 backend_setups!(an_exhausted_pool_answers_unavailable_in_bounded_time);
@@ -127,5 +127,38 @@ async fn a_database_renamed_away_answers_unavailable_and_heals() {
 
     app.database.rename_postgres(&away, &name).await;
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED, "healed");
+    app.teardown().await;
+}
+
+/// One database failure is one log line, however many fields share it: the cause is logged
+/// where it becomes the service's, not by each GraphQL field that reads the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_failure_shared_by_many_fields_is_logged_once() {
+    let Some(app) = TestApp::on(Backend::Postgres).spawn().await else { return };
+    let users = app.actors(10).await;
+    let binary = Binary::start(&app).await;
+    let name = app.database.postgres_name().expect("a PostgreSQL app").to_owned();
+    let away = format!("{name}_away");
+    app.database.rename_postgres(&name, &away).await;
+
+    let fields: Vec<String> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| format!("u{i}: user(id: \"{}\") {{ name }}", u.id))
+        .collect();
+    let query = format!("{{ {} }}", fields.join(" "));
+    let request =
+        app.client.post(format!("{}/graphql", binary.url)).json(&json!({ "query": query }));
+    let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), users.len(), "every field fails: {body}");
+    assert!(errors.iter().all(|e| e["extensions"]["code"] == "SERVICE_UNAVAILABLE"), "{body}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = binary.log();
+    let logged = log.lines().filter(|l| l.contains("database unavailable")).count();
+    assert_eq!(logged, 1, "one batch, one round trip, one line:\n{log}");
+
+    drop(binary);
+    app.database.rename_postgres(&away, &name).await;
     app.teardown().await;
 }

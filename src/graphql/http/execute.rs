@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::media::Media;
 use super::GraphqlState;
+use crate::content_type::is_json;
 use crate::graphql::error::{auth_error, bad_request};
 use crate::graphql::limits::refusal;
 use crate::graphql::request::GraphqlRequest;
-use crate::http::is_json;
 
 /// The parameters of a GraphQL GET.
 #[derive(Deserialize)]

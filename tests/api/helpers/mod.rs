@@ -2,6 +2,7 @@
 //! with helpers that speak GraphQL and legacy REST and read rows back for assertions. One builder
 //! makes every app: `TestApp::on(backend).cached().tune(…).spawn()`.
 
+mod binary;
 mod database;
 mod redis;
 
@@ -20,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use binary::Binary;
 pub use database::{Backend, RelationRow, TestDatabase};
 pub use redis::{free_port, redis_connection, redis_url, PrivateRedis};
 

@@ -1,4 +1,4 @@
-//! Small HTTP facts both transports need.
+//! The one fact about a request's content type that both transports need.
 
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;

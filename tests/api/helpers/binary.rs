@@ -1,0 +1,64 @@
+//! The followgraph binary as a process of its own, over a test app's database and cache: for
+//! what only a real process shows (its logs, real clients in another runtime).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::{free_port, TestApp, SECRET};
+
+/// A running binary; killed when dropped. `FOLLOWGRAPH_BIN` names the build to run (CI points
+/// it at the release binary); otherwise the test build's own.
+pub struct Binary {
+    child: Child,
+    pub url: String,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Binary {
+    /// Starts the binary on `app`'s database and cache and waits until it answers.
+    pub async fn start(app: &TestApp) -> Binary {
+        let binary = std::env::var_os("FOLLOWGRAPH_BIN")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_followgraph")), PathBuf::from);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("stderr.log");
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command
+            .arg("serve")
+            .env("DATABASE_URL", app.database.url())
+            .env("JWT_SECRET", SECRET)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        if let Some(url) = &app.redis_url {
+            command.env("REDIS_URL", url);
+        }
+        let child = command.spawn().expect("the followgraph binary starts");
+        let binary = Binary { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir };
+        let health = format!("{}/healthz", binary.url);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(&health).await.is_err() {
+            assert!(Instant::now() < deadline, "the binary never answered /healthz");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        binary
+    }
+
+    /// What the process has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
