@@ -4,12 +4,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Connection;
 
 use super::dialect::Statements;
-use super::{DbError, PgBackend, SqliteBackend, Store};
+use super::{DbError, MysqlBackend, PgBackend, SqliteBackend, Store};
 
 /// Pool settings. The acquire timeout bounds how long a request waits when the database is
 /// gone or saturated, so an outage answers "unavailable" in seconds instead of hanging.
@@ -38,15 +39,17 @@ impl Default for StoreOptions {
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl Store {
-    /// Opens a pool for a `postgres://` or `sqlite:` URL. Connections are made lazily, so a
+    /// Opens a pool for a `postgres://`, `mysql://` or `sqlite:` URL. Connections are made lazily, so a
     /// service can start while its database is still coming up and heal when it arrives.
     pub(crate) fn connect(url: &str, options: &StoreOptions) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             connect_postgres(url, options).map(Store::Postgres)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            connect_mysql(url, options).map(Store::Mysql)
         } else if url.starts_with("sqlite:") {
             connect_sqlite(url, options).map(Store::Sqlite)
         } else {
-            Err(DbError::Url("expected postgres://… or sqlite:…".into()))
+            Err(DbError::Url("expected postgres://…, mysql://… or sqlite:…".into()))
         }
     }
 }
@@ -70,6 +73,38 @@ fn connect_postgres(url: &str, options: &StoreOptions) -> Result<PgBackend, DbEr
         })
         .connect_lazy_with(connect);
     Ok(PgBackend { pool, sql: Arc::new(Statements::new::<PgBackend>()) })
+}
+
+/// Each MySQL session waits for a row lock as long as PostgreSQL lets a statement run, and reads
+/// committed rows only: under the pair locks no write needs REPEATABLE READ's gap locks, which
+/// are what makes InnoDB deadlock between writes of different pairs.
+fn connect_mysql(url: &str, options: &StoreOptions) -> Result<MysqlBackend, DbError> {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let connect = MySqlConnectOptions::from_str(&url).map_err(|e| DbError::Url(e.to_string()))?;
+    let lock_wait = options.statement_timeout.as_secs().max(1);
+    let pool = MySqlPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let session = format!("SET SESSION innodb_lock_wait_timeout = {lock_wait}");
+                sqlx::query(&session).execute(&mut *conn).await?;
+                let isolation = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+                sqlx::query(isolation).execute(&mut *conn).await?;
+                Ok(())
+            })
+        })
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy_with(connect);
+    Ok(MysqlBackend { pool, sql: Arc::new(Statements::new::<MysqlBackend>()) })
 }
 
 fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqliteBackend, DbError> {

@@ -2,13 +2,17 @@
 //! every statement written once over those differences.
 //!
 //! A backend differs in four things only: how a list of ids is bound and read back as rows, how
-//! a group's rows are upserted, how the pairs of a write group are locked, and the time type.
+//! a group's rows are upserted, how the pairs of a write group are locked, and the time type
+//! (with the integer types its columns decode as).
 //! [`Dialect`] names them; [`Statements`] builds every statement from them once, when the pool
 //! opens; the operations (`read.rs`, `lists.rs`, `pair.rs`) are written once in
 //! `for_backend!`, which compiles each of them for every backend.
 //!
-//! The time type is `DateTime<Utc>` on both backends today: PostgreSQL's `timestamptz`, and on
-//! SQLite the RFC 3339 text in UTC that sqlx writes (its order is the time's order).
+//! Every time crosses the seam as `DateTime<Utc>`: PostgreSQL's `timestamptz`; on SQLite the RFC
+//! 3339 text in UTC that sqlx writes (its order is the time's order); on MySQL the legacy
+//! `DATETIME` in the server's local time and whole seconds, converted in SQL ([`Dialect::utc`]).
+//! Times the service writes are cut to the backend's step ([`Dialect::TIME_STEP_MICROS`]) first,
+//! so that what it returns and caches equals what a later read gets back.
 
 use std::future::Future;
 
@@ -29,6 +33,13 @@ pub(super) trait Dialect {
     /// How a list of ids binds as one parameter.
     type Ids;
 
+    /// An integer column or expression as the driver decodes into `i64` (MySQL's unsigned ids and
+    /// `tinyint(1)` would not be).
+    fn int(expr: &str) -> String;
+    /// A time column or expression as a time in UTC.
+    fn utc(expr: &str) -> String;
+    /// The smallest step of the stored times, in microseconds.
+    const TIME_STEP_MICROS: i64;
     /// The predicate "`column` is one of the ids bound at `$n`".
     fn id_in(column: &str, n: usize) -> String;
     /// A `FROM` item `alias(id)`: one row per id bound at `$n`.
@@ -37,15 +48,18 @@ pub(super) trait Dialect {
     fn pair_rows(n: usize, alias: &str) -> String;
     /// The join that reads `pair_rows` first and looks each pair up in the table's unique index.
     const PAIR_JOIN: &'static str;
-    /// The `FROM … ` source of the upsert: rows of `(user, target, relation, time)` from
-    /// parameters `$1`…`$4`, one row (SQLite) or a whole group (PostgreSQL, as four arrays).
+    /// The source of the upsert (`VALUES …` or `SELECT …`): rows of `(user, target, relation,
+    /// create_time, update_time)` from the parameters [`Dialect::set_relations`] binds.
     const UPSERT_SOURCE: &'static str;
+    /// What the upsert does to an existing row: set `relation` and `update_time`.
+    const UPSERT_UPDATE: &'static str;
     /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
     /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
     fn pages(side: Side) -> String;
 
-    /// This backend's migrations (`migrations/<backend>/`).
-    fn migrator() -> &'static sqlx::migrate::Migrator;
+    /// Brings the schema to what the service needs: the backend's migrations
+    /// (`migrations/<backend>/`), after checking the legacy tables where they are not ours.
+    fn migrate(&self) -> impl Future<Output = Result<(), DbError>> + Send;
     /// `ids` in the form [`Dialect::Ids`] binds.
     fn ids(ids: &[UserId]) -> Self::Ids;
 
@@ -66,7 +80,8 @@ pub(super) trait Dialect {
     fn begin_write(
         conn: &mut PoolConnection<Self::Db>,
     ) -> impl Future<Output = Result<Transaction<'_, Self::Db>, sqlx::Error>> + Send;
-    /// Writes a group's rows with the statement [`Statements::set_relations`].
+    /// Writes a group's rows with the statement [`Statements::set_relations`], their times
+    /// already cut to [`Dialect::TIME_STEP_MICROS`].
     fn set_relations(
         tx: &mut Transaction<'_, Self::Db>,
         sql: &str,
@@ -85,7 +100,6 @@ pub(super) trait Dialect {
 pub(super) struct Statements {
     pub(crate) users: String,
     pub(crate) counts: String,
-    pub(crate) relations_with: String,
     pub(crate) existing_users: String,
     pub(crate) pair_relations: String,
     pub(crate) set_relations: String,
@@ -100,8 +114,11 @@ impl Statements {
         let lists = |side| {
             let (owner, other) = columns(side);
             format!(
-                "SELECT {owner} AS owner, {other} AS other, update_time FROM user_relation \
+                "SELECT {} AS owner, {} AS other, {} AS update_time FROM user_relation \
                  WHERE {} AND relation = 1",
+                D::int(owner),
+                D::int(other),
+                D::utc("update_time"),
                 D::id_in(owner, 1)
             )
         };
@@ -110,45 +127,38 @@ impl Statements {
                 "(SELECT count(*) FROM user_relation r WHERE r.{column} = u.id AND r.relation = 1)"
             )
         };
-        let relations_with = |(mine, theirs)| {
-            format!(
-                "SELECT user_id, target_user_id, relation FROM user_relation \
-                 WHERE {mine} = $1 AND {} AND relation <> 0",
-                D::id_in(theirs, 2)
-            )
-        };
         Statements {
             users: format!(
-                "SELECT user_id, user_name, profile_photo FROM user_basic WHERE {}",
+                "SELECT {} AS user_id, user_name, profile_photo FROM user_basic WHERE {}",
+                D::int("user_id"),
                 D::id_in("user_id", 1)
             ),
             counts: format!(
-                "SELECT u.id AS user_id, {} AS following, {} AS followers FROM {}",
+                "SELECT {} AS user_id, {} AS following, {} AS followers FROM {}",
+                D::int("u.id"),
                 counted("user_id"),
                 counted("target_user_id"),
                 D::id_rows(1, "u")
             ),
-            relations_with: format!(
-                "{} UNION ALL {}",
-                relations_with(("user_id", "target_user_id")),
-                relations_with(("target_user_id", "user_id"))
-            ),
             existing_users: format!(
-                "SELECT user_id FROM user_basic WHERE {}",
+                "SELECT {} AS user_id FROM user_basic WHERE {}",
+                D::int("user_id"),
                 D::id_in("user_id", 1)
             ),
             pair_relations: format!(
-                "SELECT r.user_id, r.target_user_id, r.relation FROM {} {} user_relation r \
-                 ON r.user_id = p.u AND r.target_user_id = p.t",
+                "SELECT {} AS user_id, {} AS target_user_id, {} AS relation \
+                 FROM {} {} user_relation r ON r.user_id = p.u AND r.target_user_id = p.t",
+                D::int("r.user_id"),
+                D::int("r.target_user_id"),
+                D::int("r.relation"),
                 D::pair_rows(1, "p"),
                 D::PAIR_JOIN
             ),
             set_relations: format!(
                 "INSERT INTO user_relation \
-                 (user_id, target_user_id, relation, create_time, update_time) {} \
-                 ON CONFLICT (user_id, target_user_id) \
-                 DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time",
-                D::UPSERT_SOURCE
+                 (user_id, target_user_id, relation, create_time, update_time) {} {}",
+                D::UPSERT_SOURCE,
+                D::UPSERT_UPDATE
             ),
             following_pages: D::pages(Side::Following),
             followers_pages: D::pages(Side::Followers),

@@ -14,6 +14,12 @@ pub(crate) enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid database url: {0}")]
     Url(String),
+    /// The legacy tables are missing or not what the service can work on (MySQL).
+    #[error("the legacy tables cannot be used: {0}")]
+    Schema(String),
+    /// Another transaction won a deadlock (MySQL): the write group runs again.
+    #[error("deadlock: {0}")]
+    Conflict(#[source] sqlx::Error),
 }
 
 impl DbError {
@@ -25,12 +31,46 @@ impl DbError {
 
 impl From<sqlx::Error> for DbError {
     fn from(err: sqlx::Error) -> Self {
-        if is_outage(&err) {
+        if is_conflict(&err) {
+            DbError::Conflict(err)
+        } else if is_outage(&err) {
             DbError::Unavailable(err)
         } else {
             DbError::Query(err)
         }
     }
+}
+
+/// MySQL error numbers that mean the server cannot serve us now, whatever we sent.
+const MYSQL_UNAVAILABLE: &[(u16, &str)] = &[
+    (1040, "ER_CON_COUNT_ERROR: too many connections"),
+    (1045, "ER_ACCESS_DENIED_ERROR: the user is missing or its password changed"),
+    (1049, "ER_BAD_DB_ERROR: the database is missing (renamed or dropped)"),
+    (1053, "ER_SERVER_SHUTDOWN: the server is stopping"),
+    (1205, "ER_LOCK_WAIT_TIMEOUT: a row lock held past innodb_lock_wait_timeout"),
+    (1317, "ER_QUERY_INTERRUPTED: the statement was killed"),
+    (1927, "ER_CONNECTION_KILLED (MariaDB): the connection was killed"),
+    (1969, "ER_STATEMENT_TIMEOUT (MariaDB): max_statement_time cut it"),
+    (3024, "ER_QUERY_TIMEOUT (MySQL): max_execution_time cut it"),
+];
+
+/// MySQL error numbers of a lost deadlock: running the transaction again succeeds.
+const MYSQL_CONFLICT: &[(u16, &str)] = &[
+    (1213, "ER_LOCK_DEADLOCK: InnoDB chose this transaction to roll back"),
+    (3058, "ER_USER_LOCK_DEADLOCK: a named lock would deadlock"),
+];
+
+fn mysql_number(err: &sqlx::Error) -> Option<u16> {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number())
+        }
+        _ => None,
+    }
+}
+
+fn is_conflict(err: &sqlx::Error) -> bool {
+    mysql_number(err).is_some_and(|n| MYSQL_CONFLICT.iter().any(|(c, _)| *c == n))
 }
 
 /// PostgreSQL SQLSTATEs that mean the server cannot serve us now, whatever we sent. An entry of
@@ -66,6 +106,9 @@ fn is_outage(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
+            if let Some(number) = mysql_number(err) {
+                return MYSQL_UNAVAILABLE.iter().any(|(c, _)| *c == number);
+            }
             let Some(code) = db.code() else { return false };
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 let primary = code.parse::<i64>().map_or(-1, |c| c & 0xff);

@@ -1,4 +1,5 @@
-//! Storage: the legacy tables on PostgreSQL (production) or SQLite (the embedded default).
+//! Storage: the legacy tables on PostgreSQL, on MySQL (the legacy app's own database, its tables
+//! as they are), or on SQLite (the embedded default).
 //!
 //! sqlx binds a pool to one database, and its executor bounds make code generic over the driver
 //! hard to read, so the store is a closed enum over the backends' handles and each operation is
@@ -29,6 +30,10 @@ macro_rules! for_backend {
                 type $D = $crate::db::sqlite::SqliteBackend;
                 $out::Sqlite($body)
             }
+            $enum::Mysql($inner) => {
+                type $D = $crate::db::mysql::MysqlBackend;
+                $out::Mysql($body)
+            }
         }
     };
     ($value:expr, $enum:ident($inner:pat) as $D:ident => $body:expr) => {
@@ -41,6 +46,10 @@ macro_rules! for_backend {
                 type $D = $crate::db::sqlite::SqliteBackend;
                 $body
             }
+            $enum::Mysql($inner) => {
+                type $D = $crate::db::mysql::MysqlBackend;
+                $body
+            }
         }
     };
 }
@@ -50,6 +59,7 @@ pub(crate) mod demo;
 mod dialect;
 mod error;
 mod lists;
+mod mysql;
 mod pair;
 mod postgres;
 mod read;
@@ -59,7 +69,9 @@ pub(crate) use connect::StoreOptions;
 pub(crate) use error::DbError;
 pub(crate) use pair::{PairLock, PairTx};
 
+use chrono::{DateTime, Utc};
 use dialect::Dialect;
+use mysql::MysqlBackend;
 use postgres::PgBackend;
 use sqlite::SqliteBackend;
 
@@ -68,13 +80,13 @@ use sqlite::SqliteBackend;
 pub(crate) enum Store {
     Postgres(PgBackend),
     Sqlite(SqliteBackend),
+    Mysql(MysqlBackend),
 }
 
 impl Store {
     /// Applies the pending migrations of this backend.
     pub(crate) async fn migrate(&self) -> Result<(), DbError> {
-        for_backend!(self, Store(db) as D => D::migrator().run(db.writer()).await?);
-        Ok(())
+        for_backend!(self, Store(db) => db.migrate().await)
     }
 
     /// Answers when the database serves a trivial query.
@@ -112,6 +124,15 @@ impl Store {
         match self {
             Store::Postgres(_) => "postgres",
             Store::Sqlite(_) => "sqlite",
+            Store::Mysql(_) => "mysql",
         }
+    }
+
+    /// `at` cut to the step of the stored times (a microsecond; a second on MySQL), so that what
+    /// the service returns and caches equals what a later read of the row gets back.
+    pub(crate) fn cut_time(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let step = for_backend!(self, Store(_) as D => D::TIME_STEP_MICROS);
+        let micros = at.timestamp_micros();
+        DateTime::from_timestamp_micros(micros - micros.rem_euclid(step)).unwrap_or(at)
     }
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{MySql, Postgres, Sqlite, Transaction};
 
 use super::dialect::{pair_lock_key, Statements};
 use super::read::{stored_relation, RelationRow, StoredRelation};
@@ -32,6 +32,7 @@ pub(crate) struct PairLock {
 enum LockedConn {
     Postgres(PoolConnection<Postgres>),
     Sqlite(PoolConnection<Sqlite>),
+    Mysql(PoolConnection<MySql>),
 }
 
 /// An open transaction under a [`PairLock`], with the statements of its backend.
@@ -43,6 +44,7 @@ pub(crate) struct PairTx<'c> {
 enum Tx<'c> {
     Postgres(Transaction<'c, Postgres>),
     Sqlite(Transaction<'c, Sqlite>),
+    Mysql(Transaction<'c, MySql>),
 }
 
 impl Store {

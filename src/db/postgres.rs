@@ -23,6 +23,10 @@ const LOCK_PAIRS: &str = "SELECT pg_advisory_lock(k) \
 /// The write path's connection holds no advisory lock but its group's.
 const UNLOCK_PAIRS: &str = "SELECT pg_advisory_unlock_all()";
 
+/// The upsert's update of an existing row, in the form PostgreSQL and SQLite share.
+pub(super) const ON_CONFLICT_UPDATE: &str = "ON CONFLICT (user_id, target_user_id) \
+     DO UPDATE SET relation = excluded.relation, update_time = excluded.update_time";
+
 /// The PostgreSQL backend: one pool for reads and writes, and its statements.
 #[derive(Clone, Debug)]
 pub(crate) struct PgBackend {
@@ -33,6 +37,16 @@ pub(crate) struct PgBackend {
 impl Dialect for PgBackend {
     type Db = Postgres;
     type Ids = Vec<i64>;
+
+    fn int(expr: &str) -> String {
+        format!("{expr}::bigint")
+    }
+
+    fn utc(expr: &str) -> String {
+        expr.to_owned()
+    }
+
+    const TIME_STEP_MICROS: i64 = 1;
 
     fn id_in(column: &str, n: usize) -> String {
         format!("{column} = ANY(${n}::bigint[])")
@@ -51,6 +65,8 @@ impl Dialect for PgBackend {
     const UPSERT_SOURCE: &'static str = "SELECT u, t, r, at, at FROM \
          unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::timestamptz[]) AS c(u, t, r, at)";
 
+    const UPSERT_UPDATE: &'static str = ON_CONFLICT_UPDATE;
+
     /// A LATERAL subquery per owner walks the `(owner, relation, update_time, other)` index and
     /// stops after `$4` rows, however long the list.
     fn pages(side: Side) -> String {
@@ -64,8 +80,8 @@ impl Dialect for PgBackend {
         )
     }
 
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
+    async fn migrate(&self) -> Result<(), DbError> {
+        Ok(MIGRATOR.run(self.writer()).await?)
     }
 
     fn ids(ids: &[UserId]) -> Vec<i64> {

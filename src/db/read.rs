@@ -25,7 +25,7 @@ struct CountsRow {
 pub(super) struct RelationRow {
     user_id: i64,
     target_user_id: i64,
-    relation: i16,
+    relation: i64,
 }
 
 /// A relation between two users, as stored (the write path also reads rows whose relation is
@@ -71,11 +71,14 @@ impl Store {
         viewer: UserId,
         others: &[UserId],
     ) -> Result<Vec<StoredRelation>, DbError> {
+        let (users, targets): (Vec<UserId>, Vec<UserId>) =
+            others.iter().flat_map(|&other| [(viewer, other), (other, viewer)]).unzip();
         let rows: Vec<RelationRow> = for_backend!(self, Store(db) as D => {
-            let query = sqlx::query_as(&db.sql().relations_with).bind(viewer.get());
-            query.bind(D::ids(others)).fetch_all(db.reader()).await?
+            let query = sqlx::query_as(&db.sql().pair_relations);
+            query.bind(D::ids(&users)).bind(D::ids(&targets)).fetch_all(db.reader()).await?
         });
-        Ok(rows.into_iter().filter_map(stored_relation).collect())
+        let stored = rows.into_iter().filter_map(stored_relation);
+        Ok(stored.filter(|r| r.relation != Relation::None).collect())
     }
 }
 
@@ -88,6 +91,6 @@ pub(super) fn stored_relation(row: RelationRow) -> Option<StoredRelation> {
     Some(StoredRelation {
         user: UserId::new(row.user_id).ok()?,
         target: UserId::new(row.target_user_id).ok()?,
-        relation: Relation::from_code(row.relation),
+        relation: Relation::from_code(i16::try_from(row.relation).ok()?),
     })
 }

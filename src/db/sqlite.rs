@@ -8,6 +8,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Sqlite, SqlitePool, Transaction};
 
 use super::dialect::{after_cursor, columns, Dialect, Statements};
+use super::postgres::ON_CONFLICT_UPDATE;
 use super::DbError;
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
@@ -33,6 +34,16 @@ impl Dialect for SqliteBackend {
     type Db = Sqlite;
     type Ids = String;
 
+    fn int(expr: &str) -> String {
+        expr.to_owned()
+    }
+
+    fn utc(expr: &str) -> String {
+        expr.to_owned()
+    }
+
+    const TIME_STEP_MICROS: i64 = 1;
+
     fn id_in(column: &str, n: usize) -> String {
         format!("{column} IN (SELECT value FROM json_each(${n}))")
     }
@@ -55,6 +66,8 @@ impl Dialect for SqliteBackend {
 
     const UPSERT_SOURCE: &'static str = "VALUES ($1, $2, $3, $4, $4)";
 
+    const UPSERT_UPDATE: &'static str = ON_CONFLICT_UPDATE;
+
     /// SQLite has no LATERAL, so a window function numbers each owner's entries in list order
     /// and keeps the first `$4`.
     fn pages(side: Side) -> String {
@@ -69,8 +82,8 @@ impl Dialect for SqliteBackend {
         )
     }
 
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
+    async fn migrate(&self) -> Result<(), DbError> {
+        Ok(MIGRATOR.run(self.writer()).await?)
     }
 
     fn ids(ids: &[UserId]) -> String {

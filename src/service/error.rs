@@ -34,12 +34,20 @@ pub(crate) enum ServiceError {
     Internal(#[source] Arc<DbError>),
 }
 
+impl ServiceError {
+    /// A lost deadlock: the whole write group may run again.
+    pub(crate) fn is_conflict(&self) -> bool {
+        matches!(self, ServiceError::Unavailable(cause) if matches!(**cause, DbError::Conflict(_)))
+    }
+}
+
 impl From<DbError> for ServiceError {
     /// Logs the cause, once: this is where a database failure becomes the service's, however
     /// many requests (a write group, a batch's fields) then share it.
     fn from(err: DbError) -> Self {
         match err {
-            DbError::Unavailable(_) => {
+            // A deadlock that outlived its retries answers as a busy database does.
+            DbError::Unavailable(_) | DbError::Conflict(_) => {
                 tracing::warn!(error = %err, "database unavailable");
                 ServiceError::Unavailable(Arc::new(err))
             }

@@ -14,6 +14,10 @@ use crate::db::{PairLock, PairTx};
 use crate::domain::ids::UserId;
 use crate::domain::relation::{PairState, Relation, RelationChange};
 
+/// How often a group that lost a deadlock (MySQL: InnoDB rolled it back) runs again before its
+/// writes answer "unavailable". Its pairs stay locked meanwhile, so it rereads the same state.
+const DEADLOCK_RETRIES: usize = 4;
+
 /// Each request's outcome, in the order of the requests.
 type Outcomes = Vec<Result<(), ServiceError>>;
 
@@ -51,7 +55,16 @@ impl Service {
             Ok(lock) => lock,
             Err(err) => return failed(requests, err),
         };
-        let outcomes = self.write_locked(&mut lock, requests).await;
+        let mut outcomes = self.write_locked(&mut lock, requests).await;
+        for _ in 0..DEADLOCK_RETRIES {
+            match &outcomes {
+                Err(err) if err.is_conflict() => {
+                    tracing::info!(writes = requests.len(), "write group lost a deadlock; again");
+                    outcomes = self.write_locked(&mut lock, requests).await;
+                }
+                _ => break,
+            }
+        }
         self.meter.database();
         lock.release().await;
         outcomes.unwrap_or_else(|err| failed(requests, err))
@@ -65,8 +78,12 @@ impl Service {
         let mut tx = self.round_trip(lock.begin()).await?;
         let snapshot = self.read_snapshot(&mut tx, requests).await?;
         let at = now();
-        let plans: Vec<Result<Vec<RelationChange>, ServiceError>> =
-            requests.iter().enumerate().map(|(i, r)| plan(r, &snapshot, distinct(at, i))).collect();
+        let store = &self.shared.store;
+        let plans: Vec<Result<Vec<RelationChange>, ServiceError>> = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| plan(r, &snapshot, store.cut_time(distinct(at, i))))
+            .collect();
         let writing: Vec<PairWrite<'_>> = requests
             .iter()
             .zip(&plans)
@@ -79,7 +96,10 @@ impl Service {
             .collect();
         let committed =
             if writing.is_empty() { Ok(()) } else { self.commit_group(tx, &writing).await };
-        Ok(plans.into_iter().map(|plan| verdict(plan, &committed)).collect())
+        match committed {
+            Err(err) if err.is_conflict() => Err(err),
+            committed => Ok(plans.into_iter().map(|plan| verdict(plan, &committed)).collect()),
+        }
     }
 
     async fn read_snapshot(

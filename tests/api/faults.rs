@@ -10,21 +10,29 @@ use crate::helpers::{error_code, read, Backend, Binary, Setup, TestApp};
 use crate::proxy::ChaosProxy;
 
 backend_setups!(an_exhausted_pool_answers_unavailable_in_bounded_time);
+setup_suite!(
+    [postgres, postgres_redis, mysql, mysql_redis]
+    a_database_outage_answers_unavailable_and_heals,
+);
 
 async fn ready(app: &TestApp) -> StatusCode {
     app.client.get(app.url("/readyz")).send().await.unwrap().status()
 }
 
-async fn database_outage(redis: bool) {
-    let proxy = ChaosProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+/// The database's server cut off behind a proxy (a network partition, a server gone), on the
+/// network backends, with and without the cache.
+async fn a_database_outage_answers_unavailable_and_heals(setup: Setup) {
+    let server = match setup.backend {
+        Backend::Mysql => "127.0.0.1:3306",
+        _ => "127.0.0.1:5432",
+    };
+    let proxy = ChaosProxy::start(server.parse().unwrap()).await;
     let port = proxy.addr.port();
     let through_proxy = move |s: &mut followgraph::cli::Settings| {
         let url = s.database_url.take().unwrap();
-        s.database_url = Some(url.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")));
+        s.database_url = Some(url.replace(server, &format!("127.0.0.1:{port}")));
     };
-    let builder = TestApp::on(Backend::Postgres).tune(through_proxy);
-    let builder = if redis { builder.cached() } else { builder };
-    let Some(app) = builder.spawn().await else { return };
+    let Some(app) = setup.app().tune(through_proxy).spawn().await else { return };
     let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
 
@@ -60,16 +68,6 @@ async fn database_outage(redis: bool) {
     );
     assert_eq!(app.counts(a.id).await, (2, 0));
     app.teardown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_answers_unavailable_and_heals() {
-    database_outage(false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_with_the_cache_on_answers_unavailable_and_heals() {
-    database_outage(true).await;
 }
 
 /// With the pool's one write connection stuck behind another writer's lock (a row lock on

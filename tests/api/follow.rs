@@ -54,6 +54,7 @@ async fn unfollow_keeps_the_row_with_relation_zero(app: &TestApp) {
     app.rest_follow(&a, json!(b.id)).await;
     let followed = app.relation(a.id, b.id).await.expect("a row");
 
+    tokio::time::sleep(app.database.time_step()).await;
     let (status, body) = app.rest_unfollow(&a, &b.id.to_string()).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"message": "OK"})));
     let row = app.relation(a.id, b.id).await.expect("row kept");
@@ -63,6 +64,7 @@ async fn unfollow_keeps_the_row_with_relation_zero(app: &TestApp) {
     assert_eq!(app.counts(a.id).await, (0, 0));
     assert_eq!(app.counts(b.id).await, (0, 0));
 
+    tokio::time::sleep(app.database.time_step()).await;
     let refollow = app.gql_act(&a, "followUser", json!(b.id)).await;
     assert_eq!(refollow["errors"], json!(null), "{refollow}");
     let back = app.relation(a.id, b.id).await.expect("same row");

@@ -37,21 +37,21 @@ macro_rules! setup_suite {
 /// cannot drift apart. A new backend is one more entry in each list.
 macro_rules! backend_suite {
     ($($name:ident),+ $(,)?) => {
-        suite!([sqlite, sqlite_redis, postgres, postgres_redis] $($name),+);
+        suite!([sqlite, sqlite_redis, postgres, postgres_redis, mysql, mysql_redis] $($name),+);
     };
 }
 
 /// [`backend_suite!`] for tests that tune their settings.
 macro_rules! backend_setups {
     ($($name:ident),+ $(,)?) => {
-        setup_suite!([sqlite, sqlite_redis, postgres, postgres_redis] $($name),+);
+        setup_suite!([sqlite, sqlite_redis, postgres, postgres_redis, mysql, mysql_redis] $($name),+);
     };
 }
 
 /// Tests of the cache itself, on every backend.
 macro_rules! cache_suite {
     ($($name:ident),+ $(,)?) => {
-        suite!([sqlite_redis, postgres_redis] $($name),+);
+        suite!([sqlite_redis, postgres_redis, mysql_redis] $($name),+);
     };
 }
 
@@ -69,6 +69,7 @@ mod health;
 mod legacy_lists;
 mod limits;
 mod matrix;
+mod mysql;
 mod observability;
 mod outage;
 mod parity;

@@ -12,7 +12,7 @@ use crate::cache::read_following;
 use crate::helpers::{free_port, read, PrivateRedis, Setup, TestApp};
 
 setup_suite!(
-    [sqlite, postgres]
+    [sqlite, postgres, mysql]
     a_redis_outage_fails_nothing_and_leaves_nothing_stale,
     a_closed_redis_port_never_fails_a_request,
     a_twenty_second_burst_with_redis_down_for_five_fails_nothing,

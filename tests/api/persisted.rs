@@ -34,7 +34,7 @@ async fn get(app: &TestApp, hash: &str, variables: &Value) -> (StatusCode, Value
 }
 
 backend_suite!(an_unknown_hash_asks_for_the_document_which_then_runs_by_hash);
-setup_suite!([sqlite_redis, postgres_redis] instances_on_one_redis_share_persisted_documents);
+setup_suite!([sqlite_redis, postgres_redis, mysql_redis] instances_on_one_redis_share_persisted_documents);
 backend_setups!(
     with_persisted_queries_off_a_hash_is_not_supported,
     trusted_documents_mode_runs_only_the_manifest,

@@ -12,7 +12,8 @@ use super::{free_port, TestApp, SECRET};
 /// A running binary; killed when dropped. `FOLLOWGRAPH_BIN` names the build to run (CI points
 /// it at the release binary); otherwise the test build's own.
 pub struct Binary {
-    child: Child,
+    /// `None` once waited for.
+    child: Option<Child>,
     pub url: String,
     log: PathBuf,
     _dir: TempDir,
@@ -21,6 +22,11 @@ pub struct Binary {
 impl Binary {
     /// Starts the binary on `app`'s database and cache and waits until it answers.
     pub async fn start(app: &TestApp) -> Binary {
+        Self::start_with(app, &[]).await
+    }
+
+    /// [`Binary::start`] with more environment variables.
+    pub async fn start_with(app: &TestApp, env: &[(&str, &str)]) -> Binary {
         let binary = std::env::var_os("FOLLOWGRAPH_BIN")
             .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_followgraph")), PathBuf::from);
         let dir = tempfile::tempdir().expect("temp dir");
@@ -39,8 +45,10 @@ impl Binary {
         if let Some(url) = &app.redis_url {
             command.env("REDIS_URL", url);
         }
+        command.envs(env.iter().copied());
         let child = command.spawn().expect("the followgraph binary starts");
-        let binary = Binary { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir };
+        let url = format!("http://127.0.0.1:{port}");
+        let binary = Binary { child: Some(child), url, log, _dir: dir };
         let health = format!("{}/healthz", binary.url);
         let deadline = Instant::now() + Duration::from_secs(20);
         while reqwest::get(&health).await.is_err() {
@@ -48,6 +56,20 @@ impl Binary {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         binary
+    }
+
+    /// Sends SIGTERM, as an orchestrator stopping the instance would.
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(killed.expect("kill runs").success());
+    }
+
+    /// Waits for the process to exit; whether it exited cleanly.
+    pub async fn exited_cleanly(mut self) -> bool {
+        let mut child = self.child.take().expect("running");
+        let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap();
+        status.expect("wait").success()
     }
 
     /// What the process has logged so far.
@@ -58,7 +80,9 @@ impl Binary {
 
 impl Drop for Binary {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

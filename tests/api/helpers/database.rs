@@ -6,9 +6,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::{
+    Connection, MySqlConnection, MySqlPool, PgConnection, PgPool, SqliteConnection, SqlitePool,
+};
 use tempfile::TempDir;
 
 /// Which database a test runs against.
@@ -16,20 +19,24 @@ use tempfile::TempDir;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MariaDB (or MySQL) with the legacy tables made by the legacy `init.sql`.
+    Mysql,
 }
 
 /// One `user_relation` row as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RelationRow {
-    pub relation: i16,
+    pub relation: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
 }
 
-/// A database made for one test; dropped with it (PostgreSQL) or with its directory (SQLite).
+/// A database made for one test; dropped with it (PostgreSQL, MySQL) or with its directory
+/// (SQLite).
 pub enum TestDatabase {
     Sqlite { url: String, pool: SqlitePool, _dir: TempDir },
     Postgres { url: String, name: String, pool: PgPool },
+    Mysql { url: String, name: String, pool: MySqlPool },
 }
 
 /// Runs the same statement on whichever pool the test database has.
@@ -38,6 +45,7 @@ macro_rules! on_pool {
         match $database {
             TestDatabase::Sqlite { pool: $pool, .. } => $body,
             TestDatabase::Postgres { pool: $pool, .. } => $body,
+            TestDatabase::Mysql { pool: $pool, .. } => $body,
         }
     };
 }
@@ -62,12 +70,19 @@ impl TestDatabase {
                 let pool = PgPoolOptions::new().max_connections(4).connect_lazy(&url).unwrap();
                 Some(TestDatabase::Postgres { url, name, pool })
             }
+            Backend::Mysql => {
+                let (url, name) = fresh_mysql_database().await?;
+                let pool = MySqlPoolOptions::new().max_connections(4).connect_lazy(&url).unwrap();
+                Some(TestDatabase::Mysql { url, name, pool })
+            }
         }
     }
 
     pub fn url(&self) -> &str {
         match self {
-            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+            TestDatabase::Sqlite { url, .. }
+            | TestDatabase::Postgres { url, .. }
+            | TestDatabase::Mysql { url, .. } => url,
         }
     }
 
@@ -75,22 +90,84 @@ impl TestDatabase {
     pub fn postgres_name(&self) -> Option<&str> {
         match self {
             TestDatabase::Postgres { name, .. } => Some(name),
-            TestDatabase::Sqlite { .. } => None,
+            TestDatabase::Sqlite { .. } | TestDatabase::Mysql { .. } => None,
         }
     }
 
     /// Inserts one row into `user_basic`, the way the legacy user service would.
+    /// On MySQL the legacy schema also needs a unique `mobile`, made from the id.
     pub async fn insert_user(&self, id: i64, name: &str) {
-        let sql = "INSERT INTO user_basic (user_id, user_name) VALUES ($1, $2)";
-        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(name).execute(pool).await.map(drop))
-            .expect("insert user");
+        let sql = self.pick(
+            "INSERT INTO user_basic (user_id, user_name) VALUES ($1, $2)",
+            "INSERT INTO user_basic (user_id, user_name, mobile) \
+             VALUES (?, ?, LPAD(MOD(?, 100000000000), 11, '0'))",
+        );
+        on_pool!(self, pool => {
+            let query = sqlx::query(sql).bind(id).bind(name);
+            let query = if self.is_mysql() { query.bind(id) } else { query };
+            query.execute(pool).await.map(drop)
+        })
+        .expect("insert user");
+    }
+
+    /// The step of the stored times: a microsecond, or a second for the legacy MySQL
+    /// `DATETIME`. Two writes further apart than this get different times.
+    pub fn time_step(&self) -> Duration {
+        if self.is_mysql() {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_micros(1)
+        }
+    }
+
+    fn is_mysql(&self) -> bool {
+        matches!(self, TestDatabase::Mysql { .. })
+    }
+
+    /// `generic` on PostgreSQL and SQLite, `mysql` on MySQL (which binds `?` and converts the
+    /// legacy local `DATETIME` and unsigned ids).
+    fn pick<'a>(&self, generic: &'a str, mysql: &'a str) -> &'a str {
+        if self.is_mysql() {
+            mysql
+        } else {
+            generic
+        }
+    }
+
+    /// Runs one statement as another client of the database would (a DDL change, a legacy
+    /// write), with `i64` parameters.
+    pub async fn run_with(&self, sql: &str, params: &[i64]) {
+        on_pool!(self, pool => {
+            let mut query = sqlx::query(sql);
+            for &param in params {
+                query = query.bind(param);
+            }
+            query.execute(pool).await.map(drop)
+        })
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+
+    /// [`TestDatabase::run_with`] without parameters.
+    pub async fn run(&self, sql: &str) {
+        self.run_with(sql, &[]).await;
+    }
+
+    /// The first column of each row of a query that selects text.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)
+                .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        rows.into_iter().map(|(text,)| text).collect()
     }
 
     /// Inserts a follow row with the given time, as a legacy bulk import would.
     pub async fn insert_follow(&self, user: i64, target: i64, at: DateTime<Utc>) {
-        let sql = "INSERT INTO user_relation \
-                   (user_id, target_user_id, relation, create_time, update_time) \
-                   VALUES ($1, $2, 1, $3, $3)";
+        let sql = self.pick(
+            "INSERT INTO user_relation (user_id, target_user_id, relation, create_time, update_time) \
+             SELECT $1, $2, 1, at, at FROM (SELECT $3 AS at) AS t",
+            "INSERT INTO user_relation (user_id, target_user_id, relation, create_time, update_time) \
+             SELECT ?, ?, 1, at, at FROM (SELECT CONVERT_TZ(?, '+00:00', @@session.time_zone) AS at) AS t",
+        );
         on_pool!(self, pool => {
             sqlx::query(sql).bind(user).bind(target).bind(at).execute(pool).await.map(drop)
         })
@@ -99,15 +176,24 @@ impl TestDatabase {
 
     /// Every row `user → target` (the unique constraint allows at most one).
     pub async fn relation_rows(&self, user: i64, target: i64) -> Vec<RelationRow> {
-        let sql = "SELECT relation, create_time, update_time FROM user_relation \
-                   WHERE user_id = $1 AND target_user_id = $2";
+        let sql = self.pick(
+            "SELECT CAST(relation AS BIGINT) AS relation, create_time, update_time \
+             FROM user_relation WHERE user_id = $1 AND target_user_id = $2",
+            "SELECT CAST(relation AS SIGNED) AS relation, \
+             CONVERT_TZ(create_time, @@session.time_zone, '+00:00') AS create_time, \
+             CONVERT_TZ(update_time, @@session.time_zone, '+00:00') AS update_time \
+             FROM user_relation WHERE user_id = ? AND target_user_id = ?",
+        );
         on_pool!(self, pool => sqlx::query_as(sql).bind(user).bind(target).fetch_all(pool).await)
             .expect("read relation")
     }
 
     /// How many relation rows involve `user` on either side.
     pub async fn rows_touching(&self, user: i64) -> i64 {
-        let sql = "SELECT count(*) FROM user_relation WHERE user_id = $1 OR target_user_id = $1";
+        let sql = self.pick(
+            "SELECT count(*) FROM user_relation WHERE $1 IN (user_id, target_user_id)",
+            "SELECT count(*) FROM user_relation WHERE ? IN (user_id, target_user_id)",
+        );
         let (n,): (i64,) =
             on_pool!(self, pool => sqlx::query_as(sql).bind(user).fetch_one(pool).await)
                 .expect("count rows");
@@ -116,19 +202,32 @@ impl TestDatabase {
 
     /// A user's followings (or followers) with their times, in no particular order.
     pub async fn list(&self, user: i64, following: bool) -> Vec<(i64, DateTime<Utc>)> {
-        let sql = if following {
-            "SELECT target_user_id, update_time FROM user_relation \
-             WHERE user_id = $1 AND relation = 1"
-        } else {
-            "SELECT user_id, update_time FROM user_relation \
-             WHERE target_user_id = $1 AND relation = 1"
+        let sql = match (following, self.is_mysql()) {
+            (true, false) => {
+                "SELECT target_user_id, update_time FROM user_relation \
+                 WHERE user_id = $1 AND relation = 1"
+            }
+            (false, false) => {
+                "SELECT user_id, update_time FROM user_relation \
+                 WHERE target_user_id = $1 AND relation = 1"
+            }
+            (true, true) => {
+                "SELECT CAST(target_user_id AS SIGNED), \
+                 CONVERT_TZ(update_time, @@session.time_zone, '+00:00') FROM user_relation \
+                 WHERE user_id = ? AND relation = 1"
+            }
+            (false, true) => {
+                "SELECT CAST(user_id AS SIGNED), \
+                 CONVERT_TZ(update_time, @@session.time_zone, '+00:00') FROM user_relation \
+                 WHERE target_user_id = ? AND relation = 1"
+            }
         };
         on_pool!(self, pool => sqlx::query_as(sql).bind(user).fetch_all(pool).await)
             .expect("read list")
     }
 
     /// Another writer holding a lock that the app's write of `user → target` must wait for:
-    /// the row's lock in an open transaction on PostgreSQL (the row must exist), the file's
+    /// the row's lock in an open transaction on PostgreSQL and MySQL (the row must exist), the file's
     /// write lock on SQLite, as another process writing would.
     pub async fn block_writes(&self, user: i64, target: i64) -> WriteBlocker {
         match self {
@@ -144,6 +243,14 @@ impl TestDatabase {
                 let mut blocker = SqliteConnection::connect(url).await.unwrap();
                 sqlx::query("BEGIN EXCLUSIVE").execute(&mut blocker).await.unwrap();
                 WriteBlocker::Sqlite(blocker)
+            }
+            TestDatabase::Mysql { url, .. } => {
+                let mut blocker = MySqlConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+                let sql = "SELECT 1 FROM user_relation \
+                           WHERE user_id = ? AND target_user_id = ? FOR UPDATE";
+                sqlx::query(sql).bind(user).bind(target).execute(&mut blocker).await.unwrap();
+                WriteBlocker::Mysql(blocker)
             }
         }
     }
@@ -169,6 +276,7 @@ impl TestDatabase {
 pub enum WriteBlocker {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
+    Mysql(MySqlConnection),
 }
 
 impl WriteBlocker {
@@ -181,23 +289,33 @@ impl WriteBlocker {
             WriteBlocker::Sqlite(mut conn) => {
                 sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop)
             }
+            WriteBlocker::Mysql(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop)
+            }
         };
         rolled_back.expect("rollback");
     }
 }
 
 impl Drop for TestDatabase {
-    /// Drops the PostgreSQL database, also when the test panicked. `Drop` cannot await on the
+    /// Drops the PostgreSQL or MySQL database, also when the test panicked. `Drop` cannot await on the
     /// test's runtime, so a thread with a runtime of its own does it.
     fn drop(&mut self) {
-        if let TestDatabase::Postgres { name, .. } = self {
-            let name = name.clone();
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                runtime.expect("runtime").block_on(drop_database(&name));
-            });
-            let _ = dropped.join();
-        }
+        let (name, mysql) = match self {
+            TestDatabase::Postgres { name, .. } => (name.clone(), false),
+            TestDatabase::Mysql { name, .. } => (name.clone(), true),
+            TestDatabase::Sqlite { .. } => return,
+        };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = runtime.expect("runtime");
+            if mysql {
+                runtime.block_on(drop_mysql_database(&name));
+            } else {
+                runtime.block_on(drop_database(&name));
+            }
+        });
+        let _ = dropped.join();
     }
 }
 
@@ -244,6 +362,56 @@ async fn drop_database(name: &str) {
     if let Ok(mut admin) = PgConnection::connect(&postgres_admin_url()).await {
         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
         let _ = sqlx::query(&sql).execute(&mut admin).await;
+        let _ = admin.close().await;
+    }
+}
+
+fn mysql_admin_url() -> String {
+    std::env::var("TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+}
+
+/// Creates a MySQL database for one test with the legacy tables as the legacy `init.sql` makes
+/// them, on a server set as the legacy one is (`auto_increment_increment = 9`). Databases left by
+/// killed runs are dropped once they are an hour old.
+async fn fresh_mysql_database() -> Option<(String, String)> {
+    let admin_url = mysql_admin_url();
+    let mut admin = match MySqlConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(err) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping a MySQL test: {err} (set CI=1 to make this a failure)");
+            return None;
+        }
+        Err(err) => panic!("MySQL is required in CI: {err}"),
+    };
+    let stale: Vec<(String,)> = sqlx::query_as(
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata \
+         WHERE schema_name LIKE 'fgtest\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("list databases");
+    let cutoff = Utc::now().timestamp() - 3600;
+    for (name,) in stale {
+        let stamp = name.split('_').nth(1).and_then(|s| s.parse::<i64>().ok());
+        if stamp.is_some_and(|s| s < cutoff) {
+            drop_mysql_database(&name).await;
+        }
+    }
+    sqlx::query("SET GLOBAL auto_increment_increment = 9").execute(&mut admin).await.unwrap();
+    let name = format!("fgtest_{}_{:08x}", Utc::now().timestamp(), rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create db");
+    let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("url has a database");
+    let url = format!("{base}/{name}");
+    let mut conn = MySqlConnection::connect(&url).await.expect("connect");
+    let legacy = include_str!("../../fixtures/legacy_mysql.sql");
+    sqlx::raw_sql(legacy).execute(&mut conn).await.expect("legacy init.sql");
+    Some((url, name))
+}
+
+async fn drop_mysql_database(name: &str) {
+    if let Ok(mut admin) = MySqlConnection::connect(&mysql_admin_url()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await;
         let _ = admin.close().await;
     }
 }

@@ -14,6 +14,7 @@ pub async fn redis_url(backend: Backend) -> Option<String> {
     let db = match backend {
         Backend::Sqlite => 1,
         Backend::Postgres => 2,
+        Backend::Mysql => 4,
     };
     let url = format!("{}/{db}", base.trim_end_matches('/'));
     let client = redis::Client::open(url.as_str()).expect("redis url");
