@@ -4,10 +4,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::Connection;
+use sqlx::{Connection, Database};
 
 use super::dialect::Statements;
 use super::{DbError, MysqlBackend, PgBackend, SqliteBackend, Store};
@@ -63,16 +65,23 @@ fn connect_postgres(url: &str, options: &StoreOptions) -> Result<PgBackend, DbEr
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IF_IDLE_FOR {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+        .before_acquire(ping_if_idle::<sqlx::Postgres>)
         .connect_lazy_with(connect);
     Ok(PgBackend { pool, sql: Arc::new(Statements::new::<PgBackend>()) })
+}
+
+/// Pings a pooled connection before handing it out only if it has been idle for
+/// [`PING_IF_IDLE_FOR`].
+fn ping_if_idle<DB: Database>(
+    conn: &mut DB::Connection,
+    meta: PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if meta.idle_for >= PING_IF_IDLE_FOR {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
 }
 
 /// Each MySQL session waits for a row lock as long as PostgreSQL lets a statement run, and reads
@@ -95,14 +104,7 @@ fn connect_mysql(url: &str, options: &StoreOptions) -> Result<MysqlBackend, DbEr
                 Ok(())
             })
         })
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IF_IDLE_FOR {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+        .before_acquire(ping_if_idle::<sqlx::MySql>)
         .connect_lazy_with(connect);
     Ok(MysqlBackend { pool, sql: Arc::new(Statements::new::<MysqlBackend>()) })
 }
