@@ -9,7 +9,16 @@
 /// backward delta, backward score. "Forward" is a → b, "backward" b → a.
 ///
 /// A list is changed only if it exists (never created half full); a count only if present.
+/// Returns the users whose changed count was not there, for the service to fill.
 pub(crate) const APPLY: &str = r#"
+local uncounted = {}
+local function count(counts, user, delta)
+  if redis.call('ZSCORE', counts, user) then
+    redis.call('ZINCRBY', counts, delta, user)
+  else
+    table.insert(uncounted, user)
+  end
+end
 local function move(list, member, fans, fan, owner, target, delta, score)
   if delta > 0 then
     if redis.call('EXISTS', list) == 1 then redis.call('ZADD', list, score, member) end
@@ -19,8 +28,8 @@ local function move(list, member, fans, fan, owner, target, delta, score)
     redis.call('ZREM', fans, fan)
   end
   if delta ~= 0 then
-    if redis.call('ZSCORE', KEYS[1], owner) then redis.call('ZINCRBY', KEYS[1], delta, owner) end
-    if redis.call('ZSCORE', KEYS[2], target) then redis.call('ZINCRBY', KEYS[2], delta, target) end
+    count(KEYS[1], owner, delta)
+    count(KEYS[2], target, delta)
   end
 end
 local function finish(gen, pending)
@@ -41,7 +50,7 @@ for i = 0, (#KEYS - 2) / 10 - 1 do
   finish(KEYS[k + 7], KEYS[k + 8])
   finish(KEYS[k + 9], KEYS[k + 10])
 end
-return 1
+return uncounted
 "#;
 
 /// Fill one list from the database, unless a write touched the user since the fill read its

@@ -50,10 +50,15 @@ impl Cache {
     /// After the commit (or a failed one, with no changes): for every pair, apply its changes
     /// to the lists and counts that exist, drop the legacy relationship caches, bump both
     /// generations and lift the pending marks; atomically, in one script.
-    pub(crate) async fn finish_write(&self, writes: &[PairWrite<'_>]) {
+    ///
+    /// Returns the users whose changed counts had no member in the count zsets. The legacy app
+    /// reads a missing member as zero and `ZINCRBY`s it from there, so the service fills these
+    /// users' counts from the database (a guarded fill) rather than leave them missing.
+    pub(crate) async fn finish_write(&self, writes: &[PairWrite<'_>]) -> Vec<UserId> {
         let users = || writes.iter().flat_map(|w| [w.a, w.b]);
         if self.cooling_down() {
-            return self.mark_dirty(users());
+            self.mark_dirty(users());
+            return Vec::new();
         }
         let mut pipe = redis::pipe();
         let eval = pipe.cmd("EVAL").arg(scripts::APPLY).arg(2 + 10 * writes.len());
@@ -71,9 +76,18 @@ impl Cache {
             eval.arg(a.get()).arg(b.get());
             eval.arg(forward).arg(forward_score).arg(backward).arg(backward_score);
         }
-        eval.ignore();
-        if self.exchange::<()>(&pipe).await.is_err() {
-            self.mark_dirty(users());
+        match self.exchange::<(Vec<i64>,)>(&pipe).await {
+            Ok((uncounted,)) => {
+                let mut uncounted: Vec<UserId> =
+                    uncounted.into_iter().filter_map(|id| UserId::new(id).ok()).collect();
+                uncounted.sort_unstable();
+                uncounted.dedup();
+                uncounted
+            }
+            Err(_) => {
+                self.mark_dirty(users());
+                Vec::new()
+            }
         }
     }
 }

@@ -21,6 +21,12 @@ const DEADLOCK_RETRIES: usize = 4;
 /// Each request's outcome, in the order of the requests.
 type Outcomes = Vec<Result<(), ServiceError>>;
 
+/// A group's outcomes, and the users whose counts the cache should be filled with afterwards.
+struct Written {
+    outcomes: Outcomes,
+    uncounted: Vec<UserId>,
+}
+
 /// What the group read under its lock: the targets that exist and every stored row between the
 /// pairs' users.
 struct Snapshot {
@@ -55,26 +61,44 @@ impl Service {
             Ok(lock) => lock,
             Err(err) => return failed(requests, err),
         };
-        let mut outcomes = self.write_locked(&mut lock, requests).await;
+        let mut written = self.write_locked(&mut lock, requests).await;
         for _ in 0..DEADLOCK_RETRIES {
-            match &outcomes {
+            match &written {
                 Err(err) if err.is_conflict() => {
                     tracing::info!(writes = requests.len(), "write group lost a deadlock; again");
-                    outcomes = self.write_locked(&mut lock, requests).await;
+                    written = self.write_locked(&mut lock, requests).await;
                 }
                 _ => break,
             }
         }
         self.meter.database();
         lock.release().await;
-        outcomes.unwrap_or_else(|err| failed(requests, err))
+        match written {
+            Ok(Written { outcomes, uncounted }) => {
+                self.fill_counts_of(&uncounted).await;
+                outcomes
+            }
+            Err(err) => failed(requests, err),
+        }
+    }
+
+    /// Puts the counts of users that a write found missing from the legacy count zsets there,
+    /// by the guarded fill of any read, before the writes answer: a legacy reader then sees
+    /// the new counts at once, and the legacy app's own `ZINCRBY`s start from the true count.
+    async fn fill_counts_of(&self, users: &[UserId]) {
+        if users.is_empty() || self.readable_cache().is_none() {
+            return;
+        }
+        if let Err(err) = self.counts(users).await {
+            tracing::debug!(error = %err, "counts not filled after a write");
+        }
     }
 
     async fn write_locked(
         &self,
         lock: &mut PairLock,
         requests: &[Request],
-    ) -> Result<Outcomes, ServiceError> {
+    ) -> Result<Written, ServiceError> {
         let mut tx = self.round_trip(lock.begin()).await?;
         let snapshot = self.read_snapshot(&mut tx, requests).await?;
         let at = now();
@@ -94,11 +118,17 @@ impl Service {
                 _ => None,
             })
             .collect();
-        let committed =
-            if writing.is_empty() { Ok(()) } else { self.commit_group(tx, &writing).await };
+        let (committed, uncounted) = if writing.is_empty() {
+            (Ok(()), Vec::new())
+        } else {
+            self.commit_group(tx, &writing).await
+        };
         match committed {
             Err(err) if err.is_conflict() => Err(err),
-            committed => Ok(plans.into_iter().map(|plan| verdict(plan, &committed)).collect()),
+            committed => {
+                let outcomes = plans.into_iter().map(|plan| verdict(plan, &committed)).collect();
+                Ok(Written { outcomes, uncounted })
+            }
         }
     }
 
@@ -117,11 +147,12 @@ impl Service {
     }
 
     /// Marks the writes in the cache, commits them, and applies what committed to the cache.
+    /// Also returns the users whose changed counts the cache did not hold.
     async fn commit_group(
         &self,
         mut tx: PairTx<'_>,
         writing: &[PairWrite<'_>],
-    ) -> Result<(), ServiceError> {
+    ) -> (Result<(), ServiceError>, Vec<UserId>) {
         let marked = match &self.shared.cache {
             Some(cache) => {
                 self.meter.redis();
@@ -137,17 +168,19 @@ impl Service {
             Err(err) => Err(err),
         };
         // Unmarked users are on the dirty list: their keys are forgotten, not updated.
-        if let Some(cache) = self.shared.cache.as_ref().filter(|_| marked) {
-            self.meter.redis();
-            if committed.is_ok() {
-                cache.finish_write(writing).await;
-            } else {
-                let none: Vec<PairWrite<'_>> =
-                    writing.iter().map(|w| PairWrite { changes: &[], ..*w }).collect();
-                cache.finish_write(&none).await;
-            }
+        let Some(cache) = self.shared.cache.as_ref().filter(|_| marked) else {
+            return (committed, Vec::new());
+        };
+        self.meter.redis();
+        if committed.is_ok() {
+            let uncounted = cache.finish_write(writing).await;
+            (committed, uncounted)
+        } else {
+            let none: Vec<PairWrite<'_>> =
+                writing.iter().map(|w| PairWrite { changes: &[], ..*w }).collect();
+            cache.finish_write(&none).await;
+            (committed, Vec::new())
         }
-        committed
     }
 }
 

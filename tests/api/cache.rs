@@ -44,6 +44,7 @@ async fn ttl(app: &TestApp, key: &str) -> i64 {
 cache_suite!(
     a_miss_fills_with_a_ttl_and_the_next_read_hits,
     writes_keep_cached_zsets_exact_and_never_create_missing_ones,
+    a_write_puts_missing_count_members_there_from_the_database,
     legacy_written_zsets_are_read_and_ours_are_legacy_shaped,
     racing_writes_evictions_and_fills_never_leave_a_stale_entry
 );
@@ -111,6 +112,31 @@ async fn writes_keep_cached_zsets_exact_and_never_create_missing_ones(app: &Test
         app.redis().exists(format!("user:{}:relationship", a.id)).await.unwrap();
     assert!(!relationship);
     app.assert_cache_matches(&[a.id, b.id, c.id, d.id]).await;
+}
+
+/// The legacy app reads a missing count member as zero and `ZINCRBY`s it from there, so a
+/// write that finds its counts missing fills them before it answers, from the rows: here with
+/// follows taken before anything was cached.
+async fn a_write_puts_missing_count_members_there_from_the_database(app: &TestApp) {
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
+    app.database.insert_follow(a.id, b.id, chrono::Utc::now()).await;
+    app.database.insert_follow(c.id, b.id, chrono::Utc::now()).await;
+    let count = |zset: &'static str, id: i64| async move {
+        let score: Option<f64> = app.redis().zscore(zset, id).await.unwrap();
+        score
+    };
+    assert_eq!(count("count:user:followers", b.id).await, None);
+
+    app.rest_follow(&a, json!(c.id)).await;
+    assert_eq!(count("count:user:followings", a.id).await, Some(2.0), "a → b, a → c");
+    assert_eq!(count("count:user:followers", c.id).await, Some(1.0));
+    assert_eq!(count("count:user:followings", c.id).await, Some(1.0), "c → b, filled with c");
+
+    let unfollow = "mutation($t: ID!) { unfollowUser(target: $t) { target } }";
+    app.graphql(Some(&c), unfollow, json!({ "t": b.id })).await;
+    assert_eq!(count("count:user:followers", b.id).await, Some(1.0), "a → b is left");
+    assert_eq!(count("count:user:followings", c.id).await, Some(0.0));
+    app.assert_cache_matches(&[a.id, b.id, c.id]).await;
 }
 
 async fn legacy_written_zsets_are_read_and_ours_are_legacy_shaped(app: &TestApp) {
