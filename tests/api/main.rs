@@ -76,5 +76,6 @@ mod parity;
 mod persisted;
 mod proxy;
 mod shutdown;
+mod side_by_side;
 mod socket;
 mod tokens;

@@ -4,6 +4,7 @@
 
 mod binary;
 mod database;
+mod legacy;
 mod redis;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use tokio::sync::oneshot;
 
 pub use binary::Binary;
 pub use database::{Backend, RelationRow, TestDatabase};
+pub use legacy::LegacyApp;
 pub use redis::{free_port, redis_connection, redis_url, PrivateRedis};
 
 /// The secret every test app signs with; the PyJWT fixture was minted with it.
