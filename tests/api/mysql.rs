@@ -1,11 +1,15 @@
 //! SPEC §11 beyond the behaviour suite (which runs on MySQL too): `migrate` on the legacy tables
 //! as the legacy `init.sql` made them changes no legacy column and adds only the service's own
 //! indexes, refuses tables it cannot use with an error naming what is wrong, and rows the legacy
-//! app writes (its defaults: the server's local time, whole seconds) read back at their times.
+//! app writes (its defaults: the server's local time, whole seconds) read back at their times,
+//! and a deadlock InnoDB resolves against the service's write is rerun, never answered.
+
+use std::time::{Duration, Instant};
 
 use followgraph::app;
 use followgraph::config::Config;
 use serde_json::json;
+use sqlx::{Connection, MySqlConnection};
 
 use crate::helpers::{settings_for, Backend, TestApp, TestDatabase};
 
@@ -113,5 +117,68 @@ async fn a_follow_written_by_the_legacy_app_reads_back_at_its_time() {
         ))
         .await;
     assert_eq!(unix, [at.timestamp().to_string()], "the server's own reading of its local time");
+    app.teardown().await;
+}
+
+/// The deadlocks InnoDB has detected since the server started.
+async fn deadlocks(database: &TestDatabase) -> i64 {
+    let sql = "SELECT CAST(variable_value AS CHAR) FROM information_schema.global_status \
+               WHERE variable_name = 'INNODB_DEADLOCKS'";
+    database.strings(sql).await[0].parse().expect("Innodb_deadlocks")
+}
+
+/// Waits until the service's upsert into `user_relation` has been executing for a while, which
+/// it does only while it waits for a row lock. (MariaDB's `innodb_trx` and `innodb_lock_waits`
+/// do not reliably list a statement waiting inside `INSERT … SELECT`; if this were wrong, no
+/// deadlock would follow and the test would fail.)
+async fn until_the_upsert_waits(database: &TestDatabase) {
+    let waiting = "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.processlist \
+                   WHERE db = DATABASE() AND info LIKE 'INSERT INTO user_relation%' \
+                   AND time_ms > 200";
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while database.strings(waiting).await != ["1"] {
+        assert!(Instant::now() < deadline, "the service's write never waited for the row");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A block writes both rows of its pair in one statement, forward first. Another writer holds
+/// the backward row, the block takes the forward one and waits, and the other writer then asks
+/// for the forward row: a real deadlock. InnoDB rolls back the smaller transaction, so the other
+/// writer is made the larger (rows of its own first); the service's group runs again with its
+/// pairs still held, and the block succeeds as if nothing had happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_with_another_writer_is_rerun_and_never_answered() {
+    let Some(app) = TestApp::on(Backend::Mysql).spawn().await else { return };
+    let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+    let now = chrono::Utc::now();
+    app.database.insert_follow(a.id, b.id, now).await;
+    app.database.insert_follow(b.id, a.id, now).await;
+    let before = deadlocks(&app.database).await;
+
+    let mut other = MySqlConnection::connect(app.database.url()).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    let filler = "INSERT INTO user_relation (user_id, target_user_id, relation) \
+                  SELECT ?, ? + seq, 1 FROM seq_1_to_50";
+    sqlx::query(filler).bind(a.id + 500).bind(a.id).execute(&mut other).await.unwrap();
+    let lock = "SELECT 1 FROM user_relation WHERE user_id = ? AND target_user_id = ? FOR UPDATE";
+    sqlx::query(lock).bind(b.id).bind(a.id).execute(&mut other).await.unwrap();
+
+    let block = "mutation($t: ID!) { blockUser(target: $t) { target } }";
+    let blocking = app.graphql(Some(&a), block, json!({ "t": b.id }));
+    let (body, ()) = tokio::join!(blocking, async {
+        until_the_upsert_waits(&app.database).await;
+        let update = "UPDATE user_relation SET relation = relation \
+                      WHERE user_id = ? AND target_user_id = ?";
+        let taken = sqlx::query(update).bind(a.id).bind(b.id).execute(&mut other).await;
+        taken.expect("InnoDB rolls back the smaller transaction, the service's");
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    });
+
+    assert_eq!(body["errors"], json!(null), "{body}");
+    assert!(deadlocks(&app.database).await > before, "InnoDB detected the deadlock");
+    assert_eq!(app.relation(a.id, b.id).await.unwrap().relation, 2);
+    assert_eq!(app.relation(b.id, a.id).await.unwrap().relation, 0);
+    assert_eq!(app.database.rows_touching(a.id + 500).await, 50, "the other writer committed");
     app.teardown().await;
 }
