@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{error_code, read, Backend, Binary, Setup, TestApp};
+use crate::helpers::{error_code, read, Actor, Backend, Binary, PrivateMariadb, Setup, TestApp};
 use crate::proxy::ChaosProxy;
 
 backend_setups!(an_exhausted_pool_answers_unavailable_in_bounded_time);
@@ -14,6 +14,7 @@ setup_suite!(
     [postgres, postgres_redis, mysql, mysql_redis]
     a_database_outage_answers_unavailable_and_heals,
 );
+setup_suite!([mysql, mysql_redis] mariadb_stopped_and_started_again_answers_unavailable_and_heals);
 
 async fn ready(app: &TestApp) -> StatusCode {
     app.client.get(app.url("/readyz")).send().await.unwrap().status()
@@ -37,8 +38,32 @@ async fn a_database_outage_answers_unavailable_and_heals(setup: Setup) {
     assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
 
     proxy.cut();
+    everything_answers_unavailable(&app, &a, c.id).await;
+    proxy.restore();
+    heals(&app, &a, c.id).await;
+    app.teardown().await;
+}
+
+/// The legacy's own server shut down by its operator and started again on its data: the pool's
+/// connections all die at once, and new ones are refused until it is back.
+async fn mariadb_stopped_and_started_again_answers_unavailable_and_heals(setup: Setup) {
+    let mut server = PrivateMariadb::start().await;
+    let Some(app) = setup.app().mysql_server(server.url()).spawn().await else { return };
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
+    assert_eq!(app.rest_follow(&a, json!(b.id)).await.0, StatusCode::CREATED);
+
+    server.stop();
+    everything_answers_unavailable(&app, &a, c.id).await;
+    server.restart().await;
+    heals(&app, &a, c.id).await;
+    app.teardown().await;
+}
+
+/// During an outage: a follow by either door, a read and readiness all answer unavailable,
+/// each within the pool's acquire timeout.
+async fn everything_answers_unavailable(app: &TestApp, a: &Actor, target: i64) {
     let started = Instant::now();
-    let (status, body) = app.rest_follow(&a, json!(c.id)).await;
+    let (status, body) = app.rest_follow(a, json!(target)).await;
     assert_eq!(
         (status, body),
         (
@@ -46,28 +71,29 @@ async fn a_database_outage_answers_unavailable_and_heals(setup: Setup) {
             json!({ "message": "The service is temporarily unavailable." })
         )
     );
-    let body = app.gql_act(&a, "followUser", json!(c.id)).await;
+    let body = app.gql_act(a, "followUser", json!(target)).await;
     assert_eq!(error_code(&body), Some("SERVICE_UNAVAILABLE"), "{body}");
-    let mutation = app.graphql(Some(&a), "{ user(id: \"1\") { followersCount } }", json!({})).await;
+    let mutation = app.graphql(Some(a), "{ user(id: \"1\") { followersCount } }", json!({})).await;
     assert!(mutation["errors"].is_array(), "{mutation}");
     let list = app.client.get(app.url("/app/v1_0/user/followings")).bearer_auth(&a.token);
     assert_eq!(read(list.send().await.unwrap()).await.0, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ready(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready(app).await, StatusCode::SERVICE_UNAVAILABLE);
     assert!(started.elapsed() < Duration::from_secs(20), "each answer within the acquire timeout");
+}
 
-    proxy.restore();
+/// Once the database is back: ready again and the refused follow taken, without a restart.
+async fn heals(app: &TestApp, a: &Actor, target: i64) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while ready(&app).await != StatusCode::OK {
+    while ready(app).await != StatusCode::OK {
         assert!(Instant::now() < deadline, "readiness never came back");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        app.rest_follow(&a, json!(c.id)).await.0,
+        app.rest_follow(a, json!(target)).await.0,
         StatusCode::CREATED,
         "healed without a restart"
     );
     assert_eq!(app.counts(a.id).await, (2, 0));
-    app.teardown().await;
 }
 
 /// With the pool's one write connection stuck behind another writer's lock (a row lock on

@@ -70,12 +70,16 @@ impl TestDatabase {
                 let pool = PgPoolOptions::new().max_connections(4).connect_lazy(&url).unwrap();
                 Some(TestDatabase::Postgres { url, name, pool })
             }
-            Backend::Mysql => {
-                let (url, name) = fresh_mysql_database().await?;
-                let pool = MySqlPoolOptions::new().max_connections(4).connect_lazy(&url).unwrap();
-                Some(TestDatabase::Mysql { url, name, pool })
-            }
+            Backend::Mysql => Self::create_mysql_on(&mysql_admin_url()).await,
         }
+    }
+
+    /// A MySQL database with the legacy tables on the server of `admin_url` (another than
+    /// the shared one).
+    pub async fn create_mysql_on(admin_url: &str) -> Option<TestDatabase> {
+        let (url, name) = fresh_mysql_database(admin_url).await?;
+        let pool = MySqlPoolOptions::new().max_connections(4).connect_lazy(&url).unwrap();
+        Some(TestDatabase::Mysql { url, name, pool })
     }
 
     pub fn url(&self) -> &str {
@@ -374,9 +378,8 @@ fn mysql_admin_url() -> String {
 /// Creates a MySQL database for one test with the legacy tables as the legacy `init.sql` makes
 /// them, on a server set as the legacy one is (`auto_increment_increment = 9`). Databases left by
 /// killed runs are dropped once they are an hour old.
-async fn fresh_mysql_database() -> Option<(String, String)> {
-    let admin_url = mysql_admin_url();
-    let mut admin = match MySqlConnection::connect(&admin_url).await {
+async fn fresh_mysql_database(admin_url: &str) -> Option<(String, String)> {
+    let mut admin = match MySqlConnection::connect(admin_url).await {
         Ok(conn) => conn,
         Err(err) if std::env::var_os("CI").is_none() => {
             eprintln!("skipping a MySQL test: {err} (set CI=1 to make this a failure)");

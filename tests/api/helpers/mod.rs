@@ -5,6 +5,7 @@
 mod binary;
 mod database;
 mod legacy;
+mod mariadb;
 mod redis;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio::sync::oneshot;
 pub use binary::Binary;
 pub use database::{Backend, RelationRow, TestDatabase};
 pub use legacy::LegacyApp;
+pub use mariadb::PrivateMariadb;
 pub use redis::{free_port, redis_connection, redis_url, PrivateRedis};
 
 /// The secret every test app signs with; the PyJWT fixture was minted with it.
@@ -109,6 +111,8 @@ pub struct AppBuilder {
     backend: Backend,
     cache: CacheChoice,
     tunes: Vec<Tune>,
+    /// A MySQL server other than the shared one, by its admin URL.
+    mysql_server: Option<String>,
 }
 
 impl AppBuilder {
@@ -121,6 +125,12 @@ impl AppBuilder {
     /// Turns the cache on at `url` (a private Redis, a closed port, another app's Redis).
     pub fn redis_url(mut self, url: impl Into<String>) -> AppBuilder {
         self.cache = CacheChoice::Url(url.into());
+        self
+    }
+
+    /// Makes the app's MySQL database on the server of `admin_url` (a private server).
+    pub fn mysql_server(mut self, admin_url: impl Into<String>) -> AppBuilder {
+        self.mysql_server = Some(admin_url.into());
         self
     }
 
@@ -137,7 +147,10 @@ impl AppBuilder {
             CacheChoice::Shared => Some(redis_url(self.backend).await?),
             CacheChoice::Url(url) => Some(url),
         };
-        let database = TestDatabase::create(self.backend).await?;
+        let database = match &self.mysql_server {
+            Some(admin_url) => TestDatabase::create_mysql_on(admin_url).await?,
+            None => TestDatabase::create(self.backend).await?,
+        };
         let mut settings = settings_for(database.url());
         settings.redis_url = redis_url.clone();
         for tune in self.tunes {
@@ -192,7 +205,7 @@ pub struct TestApp {
 impl TestApp {
     /// The builder of an app on `backend`, without a cache and with the test settings.
     pub fn on(backend: Backend) -> AppBuilder {
-        AppBuilder { backend, cache: CacheChoice::None, tunes: Vec::new() }
+        AppBuilder { backend, cache: CacheChoice::None, tunes: Vec::new(), mysql_server: None }
     }
 
     /// Checks the cache against the database and stops the server; the database goes with the
