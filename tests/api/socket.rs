@@ -247,6 +247,9 @@ async fn a_duplicate_id_of_a_running_operation_closes_with_4409(app: &TestApp) {
     socket.send(subscribe).await;
     assert_eq!(closed_with(&mut socket).await, 4409);
     blocker.release().await;
+    // The unfollow goes on after the close; a write to the same pair waits for it to finish
+    // (pairs are held until the cache has caught up), so the teardown sees it whole.
+    assert_eq!(app.rest_unfollow(&a, &b.id.to_string()).await.0, reqwest::StatusCode::OK);
 }
 
 async fn the_socket_closes_when_its_token_expires(app: &TestApp) {
