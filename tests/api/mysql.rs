@@ -120,25 +120,27 @@ async fn a_follow_written_by_the_legacy_app_reads_back_at_its_time() {
     app.teardown().await;
 }
 
-/// The deadlocks InnoDB has detected since the server started.
+/// The deadlocks InnoDB has detected since the server started (a counter on by default in
+/// MariaDB and MySQL 8 alike).
 async fn deadlocks(database: &TestDatabase) -> i64 {
-    let sql = "SELECT CAST(variable_value AS CHAR) FROM information_schema.global_status \
-               WHERE variable_name = 'INNODB_DEADLOCKS'";
-    database.strings(sql).await[0].parse().expect("Innodb_deadlocks")
+    let sql = "SELECT CAST(count AS CHAR) FROM information_schema.innodb_metrics \
+               WHERE name = 'lock_deadlocks'";
+    database.strings(sql).await[0].parse().expect("lock_deadlocks")
 }
 
-/// Waits until the service's upsert into `user_relation` has been executing for a while, which
-/// it does only while it waits for a row lock. (MariaDB's `innodb_trx` and `innodb_lock_waits`
-/// do not reliably list a statement waiting inside `INSERT … SELECT`; if this were wrong, no
-/// deadlock would follow and the test would fail.)
+/// Waits until the service's upsert into `user_relation` is seen executing twice, 100 ms
+/// apart: it takes a millisecond unless it waits for a row lock. (MariaDB's `innodb_trx` and
+/// `innodb_lock_waits` do not reliably list a statement waiting inside `INSERT … SELECT`; were
+/// this wrong, no deadlock would follow and the test would fail.)
 async fn until_the_upsert_waits(database: &TestDatabase) {
-    let waiting = "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.processlist \
-                   WHERE db = DATABASE() AND info LIKE 'INSERT INTO user_relation%' \
-                   AND time_ms > 200";
+    let running = "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.processlist \
+                   WHERE db = DATABASE() AND info LIKE 'INSERT INTO user_relation%'";
     let deadline = Instant::now() + Duration::from_secs(4);
-    while database.strings(waiting).await != ["1"] {
+    let mut seen = 0;
+    while seen < 2 {
         assert!(Instant::now() < deadline, "the service's write never waited for the row");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        seen = if database.strings(running).await == ["1"] { seen + 1 } else { 0 };
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -158,9 +160,13 @@ async fn a_deadlock_with_another_writer_is_rerun_and_never_answered() {
 
     let mut other = MySqlConnection::connect(app.database.url()).await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
-    let filler = "INSERT INTO user_relation (user_id, target_user_id, relation) \
-                  SELECT ?, ? + seq, 1 FROM seq_1_to_50";
-    sqlx::query(filler).bind(a.id + 500).bind(a.id).execute(&mut other).await.unwrap();
+    let rows: Vec<String> =
+        (1..=50).map(|i| format!("({}, {}, 1)", a.id + 500, a.id + i)).collect();
+    let filler = format!(
+        "INSERT INTO user_relation (user_id, target_user_id, relation) VALUES {}",
+        rows.join(", ")
+    );
+    sqlx::query(&filler).execute(&mut other).await.unwrap();
     let lock = "SELECT 1 FROM user_relation WHERE user_id = ? AND target_user_id = ? FOR UPDATE";
     sqlx::query(lock).bind(b.id).bind(a.id).execute(&mut other).await.unwrap();
 
