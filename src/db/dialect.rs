@@ -53,6 +53,9 @@ pub(super) trait Dialect {
     const UPSERT_SOURCE: &'static str;
     /// What the upsert does to an existing row: set `relation` and `update_time`.
     const UPSERT_UPDATE: &'static str;
+    /// What inserting an existing counter row does: an update that changes nothing, which
+    /// locks it (PostgreSQL, MySQL); nothing on SQLite, whose one writer needs no lock.
+    const COUNTER_LOCK: &'static str;
     /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
     /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
     fn pages(side: Side) -> String;
@@ -103,6 +106,7 @@ pub(super) struct Statements {
     pub(crate) existing_users: String,
     pub(crate) pair_relations: String,
     pub(crate) set_relations: String,
+    pub(crate) lock_counters: String,
     following_pages: String,
     followers_pages: String,
     following_lists: String,
@@ -122,11 +126,6 @@ impl Statements {
                 D::id_in(owner, 1)
             )
         };
-        let counted = |column| {
-            format!(
-                "(SELECT count(*) FROM user_relation r WHERE r.{column} = u.id AND r.relation = 1)"
-            )
-        };
         Statements {
             users: format!(
                 "SELECT {} AS user_id, user_name, profile_photo FROM user_basic WHERE {}",
@@ -134,10 +133,10 @@ impl Statements {
                 D::id_in("user_id", 1)
             ),
             counts: format!(
-                "SELECT {} AS user_id, {} AS following, {} AS followers FROM {}",
+                "SELECT {} AS user_id, COALESCE(c.following, 0) AS following, \
+                 COALESCE(c.followers, 0) AS followers \
+                 FROM {} LEFT JOIN followgraph_counts c ON c.user_id = u.id",
                 D::int("u.id"),
-                counted("user_id"),
-                counted("target_user_id"),
                 D::id_rows(1, "u")
             ),
             existing_users: format!(
@@ -159,6 +158,12 @@ impl Statements {
                  (user_id, target_user_id, relation, create_time, update_time) {} {}",
                 D::UPSERT_SOURCE,
                 D::UPSERT_UPDATE
+            ),
+            lock_counters: format!(
+                "INSERT INTO followgraph_counts (user_id) SELECT u.id FROM {} WHERE true \
+                 ORDER BY u.id {}",
+                D::id_rows(1, "u"),
+                D::COUNTER_LOCK
             ),
             following_pages: D::pages(Side::Following),
             followers_pages: D::pages(Side::Followers),

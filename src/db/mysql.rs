@@ -96,6 +96,8 @@ impl Dialect for MysqlBackend {
     const UPSERT_UPDATE: &'static str =
         "ON DUPLICATE KEY UPDATE relation = VALUES(relation), update_time = VALUES(update_time)";
 
+    const COUNTER_LOCK: &'static str = "ON DUPLICATE KEY UPDATE following = following";
+
     /// A window function numbers each owner's entries in list order and keeps the first `limit`;
     /// the cursor comes in through a one-row table, so that each parameter appears once.
     fn pages(side: Side) -> String {

@@ -123,13 +123,23 @@ impl<'c> PairTx<'c> {
 
     /// Writes each change's row, creating it on first use. No two changes may name the same
     /// row.
+    ///
+    /// The triggers on `user_relation` move the users' counters (`followgraph_counts`); the
+    /// counters are locked first, all in id order, so that two groups, or a group and another
+    /// writer, cannot take them in opposite orders and deadlock.
     pub(crate) async fn set_relations(
         &mut self,
         changes: &[RelationChange],
     ) -> Result<(), DbError> {
+        let mut users: Vec<UserId> = changes.iter().flat_map(|c| [c.user, c.target]).collect();
+        users.sort_unstable();
+        users.dedup();
         let statements: &'c Statements = self.sql;
-        let sql = &statements.set_relations;
-        for_backend!(&mut self.tx, Tx(tx) as D => D::set_relations(tx, sql, changes).await?);
+        let (lock, upsert) = (&statements.lock_counters, &statements.set_relations);
+        for_backend!(&mut self.tx, Tx(tx) as D => {
+            sqlx::query(lock).bind(D::ids(&users)).execute(&mut **tx).await?;
+            D::set_relations(tx, upsert, changes).await?
+        });
         Ok(())
     }
 

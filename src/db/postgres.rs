@@ -67,6 +67,9 @@ impl Dialect for PgBackend {
 
     const UPSERT_UPDATE: &'static str = ON_CONFLICT_UPDATE;
 
+    const COUNTER_LOCK: &'static str =
+        "ON CONFLICT (user_id) DO UPDATE SET following = followgraph_counts.following";
+
     /// A LATERAL subquery per owner walks the `(owner, relation, update_time, other)` index and
     /// stops after `$4` rows, however long the list.
     fn pages(side: Side) -> String {

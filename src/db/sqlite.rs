@@ -68,6 +68,8 @@ impl Dialect for SqliteBackend {
 
     const UPSERT_UPDATE: &'static str = ON_CONFLICT_UPDATE;
 
+    const COUNTER_LOCK: &'static str = "ON CONFLICT (user_id) DO NOTHING";
+
     /// SQLite has no LATERAL, so a window function numbers each owner's entries in list order
     /// and keeps the first `$4`.
     fn pages(side: Side) -> String {

@@ -61,6 +61,7 @@ mod cache;
 mod clients;
 mod concurrency;
 mod connections;
+mod counts;
 mod faults;
 mod follow;
 mod graphql_http;

@@ -65,7 +65,27 @@ async fn migrate_changes_no_legacy_column_and_adds_only_its_own_indexes() {
              WHERE table_schema = DATABASE() ORDER BY table_name",
         )
         .await;
-    assert_eq!(tables, ["user_basic", "user_relation", "_sqlx_migrations"], "one table of its own");
+    assert_eq!(
+        tables,
+        ["followgraph_counts", "user_basic", "user_relation", "_sqlx_migrations"],
+        "two tables of its own"
+    );
+    let triggers = database
+        .strings(
+            "SELECT CONCAT_WS(' ', CAST(trigger_name AS CHAR), event_manipulation, \
+             CAST(event_object_table AS CHAR)) FROM information_schema.triggers \
+             WHERE trigger_schema = DATABASE() ORDER BY trigger_name",
+        )
+        .await;
+    assert_eq!(
+        triggers,
+        [
+            "followgraph_count_deletes DELETE user_relation",
+            "followgraph_count_inserts INSERT user_relation",
+            "followgraph_count_updates UPDATE user_relation",
+        ],
+        "its triggers keep its counts"
+    );
     migrate(&database).await.expect("a second migrate changes nothing and succeeds");
     assert_eq!(schema(&database).await, (after, indexes_after));
 }
@@ -161,7 +181,7 @@ async fn a_deadlock_with_another_writer_is_rerun_and_never_answered() {
     let mut other = MySqlConnection::connect(app.database.url()).await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     let rows: Vec<String> =
-        (1..=50).map(|i| format!("({}, {}, 1)", a.id + 500, a.id + i)).collect();
+        (1..=50).map(|i| format!("({}, {}, 1)", a.id + 500, a.id + 600 + i)).collect();
     let filler = format!(
         "INSERT INTO user_relation (user_id, target_user_id, relation) VALUES {}",
         rows.join(", ")

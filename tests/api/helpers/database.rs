@@ -204,6 +204,28 @@ impl TestDatabase {
         n
     }
 
+    /// The user's `(following, followers)` as the service's counters hold them (0 when it has
+    /// no counter row).
+    pub async fn stored_counts(&self, user: i64) -> (i64, i64) {
+        let sql = self.pick(
+            "SELECT following, followers FROM followgraph_counts WHERE user_id = $1",
+            "SELECT following, followers FROM followgraph_counts WHERE user_id = ?",
+        );
+        let row: Option<(i64, i64)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(user).fetch_optional(pool).await)
+                .expect("read counters");
+        row.unwrap_or_default()
+    }
+
+    /// SPEC §12: every user's counters equal its rows.
+    pub async fn assert_counts_match(&self, users: &[i64]) {
+        for &user in users {
+            let rows = (self.list(user, true).await.len(), self.list(user, false).await.len());
+            let (following, followers) = self.stored_counts(user).await;
+            assert_eq!((following as usize, followers as usize), rows, "counters of {user}");
+        }
+    }
+
     /// A user's followings (or followers) with their times, in no particular order.
     pub async fn list(&self, user: i64, following: bool) -> Vec<(i64, DateTime<Utc>)> {
         let sql = match (following, self.is_mysql()) {

@@ -208,10 +208,12 @@ impl TestApp {
         AppBuilder { backend, cache: CacheChoice::None, tunes: Vec::new(), mysql_server: None }
     }
 
-    /// Checks the cache against the database and stops the server; the database goes with the
-    /// app.
+    /// Checks the counters and the cache of every user the test made against the rows, and
+    /// stops the server; the database goes with the app.
     pub async fn teardown(mut self) {
-        self.assert_cache_matches_database().await;
+        let users = self.users.lock().unwrap().clone();
+        self.database.assert_counts_match(&users).await;
+        self.assert_cache_matches(&users).await;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -167,9 +167,4 @@ impl TestApp {
             }
         }
     }
-
-    pub(super) async fn assert_cache_matches_database(&self) {
-        let users = self.users.lock().unwrap().clone();
-        self.assert_cache_matches(&users).await;
-    }
 }
