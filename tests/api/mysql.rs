@@ -1,8 +1,9 @@
 //! SPEC §11 beyond the behaviour suite (which runs on MySQL too): `migrate` on the legacy tables
 //! as the legacy `init.sql` made them changes no legacy column and adds only the service's own
-//! indexes, refuses tables it cannot use with an error naming what is wrong, and rows the legacy
-//! app writes (its defaults: the server's local time, whole seconds) read back at their times,
-//! and a deadlock InnoDB resolves against the service's write is rerun, never answered.
+//! objects (two indexes, its counters table and their triggers), refuses tables it cannot use
+//! with an error naming what is wrong, rows the legacy app writes (its defaults: the server's
+//! local time, whole seconds) read back at their times, and a deadlock InnoDB resolves against
+//! the service's write is rerun, never answered.
 
 use std::time::{Duration, Instant};
 
