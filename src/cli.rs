@@ -22,6 +22,9 @@ pub enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Compare every user's following and follower counters with its rows, set those that
+    /// differ, and print how many did (while the service and the legacy app go on writing).
+    Recount,
     /// Print an access token for a user, signed with JWT_SECRET (for development and scripts).
     Token {
         /// The user id to put in the token's `user_id` claim.

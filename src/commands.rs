@@ -20,6 +20,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
+        Command::Recount => recount(config).await,
         Command::Token { user, ttl } => token(config, user, ttl),
         Command::Schema => print(&graphql::sdl()),
     }
@@ -60,6 +61,14 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!(database = %redacted_url(&config.database_url), "migrations applied");
     Ok(())
+}
+
+async fn recount(config: Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, &config.store)?;
+    store.migrate().await.context("migration failed")?;
+    let found = store.recount().await.context("recount failed")?;
+    store.close().await;
+    print(&format!("recounted {} users: {} differences repaired\n", found.users, found.repaired))
 }
 
 fn token(config: Config, user: i64, ttl: u64) -> anyhow::Result<()> {

@@ -53,14 +53,9 @@ CREATE TRIGGER followgraph_count_deletes AFTER DELETE ON user_relation FOR EACH 
     ON DUPLICATE KEY UPDATE
         following = following + VALUES(following), followers = followers + VALUES(followers);
 
--- From the rows as they are. A legacy write racing this statement may be counted twice or not
--- at all (MySQL cannot create the triggers and read the table in one locked step without
--- stopping the legacy app's writes); `followgraph recount` after the migration repairs it.
-INSERT INTO followgraph_counts (user_id, following, followers)
-SELECT id, SUM(f), SUM(g) FROM (
-    SELECT user_id AS id, COUNT(*) AS f, 0 AS g FROM user_relation WHERE relation = 1 GROUP BY user_id
-    UNION ALL
-    SELECT target_user_id, 0, COUNT(*) FROM user_relation WHERE relation = 1 GROUP BY target_user_id
-) AS counted
-GROUP BY id
-ON DUPLICATE KEY UPDATE following = VALUES(following), followers = VALUES(followers);
+-- The counters start from the rows that exist now: `followgraph migrate` (and `serve`, which
+-- migrates first) counts them right after this migration, a batch of users per transaction
+-- while writers go on, exact however they interleave (src/db/recount.rs). This row records how
+-- far it got, so that a count cut off half-way resumes; it is deleted when the count is done.
+CREATE TABLE followgraph_first_count (after_user_id BIGINT NOT NULL);
+INSERT INTO followgraph_first_count (after_user_id) VALUES (0);

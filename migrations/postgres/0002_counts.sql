@@ -56,8 +56,6 @@ BEGIN
 END
 $$;
 
--- Creating the triggers locks out writers until this migration commits, so the counts below
--- start from exactly the rows the triggers will not see.
 CREATE TRIGGER followgraph_count_inserts AFTER INSERT ON user_relation
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION followgraph_count_inserts();
@@ -68,10 +66,9 @@ CREATE TRIGGER followgraph_count_deletes AFTER DELETE ON user_relation
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION followgraph_count_deletes();
 
-INSERT INTO followgraph_counts (user_id, following, followers)
-SELECT id, sum(f), sum(g) FROM (
-    SELECT user_id AS id, count(*) AS f, 0 AS g FROM user_relation WHERE relation = 1 GROUP BY user_id
-    UNION ALL
-    SELECT target_user_id, 0, count(*) FROM user_relation WHERE relation = 1 GROUP BY target_user_id
-) AS counted
-GROUP BY id;
+-- The counters start from the rows that exist now: `followgraph migrate` (and `serve`, which
+-- migrates first) counts them right after this migration, a batch of users per transaction
+-- while writers go on, exact however they interleave (src/db/recount.rs). This row records how
+-- far it got, so that a count cut off half-way resumes; it is deleted when the count is done.
+CREATE TABLE followgraph_first_count (after_user_id BIGINT NOT NULL);
+INSERT INTO followgraph_first_count (after_user_id) VALUES (0);

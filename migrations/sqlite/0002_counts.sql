@@ -37,10 +37,9 @@ BEGIN
     UPDATE followgraph_counts SET followers = followers - 1 WHERE user_id = OLD.target_user_id;
 END;
 
-INSERT OR IGNORE INTO followgraph_counts (user_id, following, followers)
-SELECT id, sum(f), sum(g) FROM (
-    SELECT user_id AS id, count(*) AS f, 0 AS g FROM user_relation WHERE relation = 1 GROUP BY user_id
-    UNION ALL
-    SELECT target_user_id, 0, count(*) FROM user_relation WHERE relation = 1 GROUP BY target_user_id
-)
-GROUP BY id;
+-- The counters start from the rows that exist now: `followgraph migrate` (and `serve`, which
+-- migrates first) counts them right after this migration, a batch of users per transaction
+-- while writers go on, exact however they interleave (src/db/recount.rs). This row records how
+-- far it got, so that a count cut off half-way resumes; it is deleted when the count is done.
+CREATE TABLE IF NOT EXISTS followgraph_first_count (after_user_id BIGINT NOT NULL);
+INSERT INTO followgraph_first_count (after_user_id) VALUES (0);

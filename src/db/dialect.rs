@@ -40,6 +40,8 @@ pub(super) trait Dialect {
     fn utc(expr: &str) -> String;
     /// The smallest step of the stored times, in microseconds.
     const TIME_STEP_MICROS: i64;
+    /// The `n`-th parameter of a statement whose every parameter is bound once, in order.
+    fn param(n: usize) -> String;
     /// The predicate "`column` is one of the ids bound at `$n`".
     fn id_in(column: &str, n: usize) -> String;
     /// A `FROM` item `alias(id)`: one row per id bound at `$n`.
@@ -83,6 +85,12 @@ pub(super) trait Dialect {
     fn begin_write(
         conn: &mut PoolConnection<Self::Db>,
     ) -> impl Future<Output = Result<Transaction<'_, Self::Db>, sqlx::Error>> + Send;
+    /// Begins a recount's transaction: its statements must each see every commit made before
+    /// they start (read committed, or SQLite's single writer), and read rows without locking
+    /// them.
+    fn begin_recount(
+        conn: &mut PoolConnection<Self::Db>,
+    ) -> impl Future<Output = Result<Transaction<'_, Self::Db>, sqlx::Error>> + Send;
     /// Writes a group's rows with the statement [`Statements::set_relations`], their times
     /// already cut to [`Dialect::TIME_STEP_MICROS`].
     fn set_relations(
@@ -107,6 +115,9 @@ pub(super) struct Statements {
     pub(crate) pair_relations: String,
     pub(crate) set_relations: String,
     pub(crate) lock_counters: String,
+    pub(crate) recount_ids: String,
+    pub(crate) recount_set: String,
+    pub(crate) first_count_advance: String,
     following_pages: String,
     followers_pages: String,
     following_lists: String,
@@ -165,6 +176,12 @@ impl Statements {
                 D::id_rows(1, "u"),
                 D::COUNTER_LOCK
             ),
+            recount_ids: recount_ids::<D>(),
+            recount_set: recount_set::<D>(),
+            first_count_advance: format!(
+                "UPDATE followgraph_first_count SET after_user_id = {}",
+                D::param(1)
+            ),
             following_pages: D::pages(Side::Following),
             followers_pages: D::pages(Side::Followers),
             following_lists: lists(Side::Following),
@@ -187,6 +204,47 @@ impl Statements {
             Side::Followers => &self.followers_lists,
         }
     }
+}
+
+/// Most users a recount's batch takes: each batch is one short transaction, so that writers of
+/// its users wait at most for one batch's count (a star's million rows take about 0.1 s).
+pub(super) const RECOUNT_BATCH: usize = 1000;
+
+/// The next [`RECOUNT_BATCH`] user ids above the one bound three times (`$1`–`$3`), in order:
+/// every user with rows either way or a counter. Each branch stops after a batch's worth of
+/// distinct ids in its index, so a batch reads about as many index entries as its users' rows.
+fn recount_ids<D: Dialect>() -> String {
+    let after = |n, column: &str, table: &str, distinct: &str| {
+        format!(
+            "SELECT id FROM (SELECT {distinct} {column} AS id FROM {table} WHERE {column} > {} \
+             ORDER BY id LIMIT {RECOUNT_BATCH}) AS {table}_{n}",
+            D::param(n)
+        )
+    };
+    format!(
+        "SELECT {} AS id FROM ({} UNION {} UNION {}) AS ids ORDER BY id LIMIT {RECOUNT_BATCH}",
+        D::int("id"),
+        after(1, "user_id", "user_relation", "DISTINCT"),
+        after(2, "target_user_id", "user_relation", "DISTINCT"),
+        after(3, "user_id", "followgraph_counts", "")
+    )
+}
+
+/// Sets the counters of the users bound at `$1` that differ from their committed rows; the
+/// rows it changes are the differences found.
+fn recount_set<D: Dialect>() -> String {
+    let count = |column| {
+        format!(
+            "(SELECT COUNT(*) FROM user_relation r \
+             WHERE r.{column} = followgraph_counts.user_id AND r.relation = 1)"
+        )
+    };
+    let (following, followers) = (count("user_id"), count("target_user_id"));
+    format!(
+        "UPDATE followgraph_counts SET following = {following}, followers = {followers} \
+         WHERE {} AND (following <> {following} OR followers <> {followers})",
+        D::id_in("user_id", 1)
+    )
 }
 
 /// `(owner column, other column)` of a side: a user's followings are rows it owns (`user_id`),

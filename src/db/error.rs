@@ -17,7 +17,7 @@ pub(crate) enum DbError {
     /// The legacy tables are missing or not what the service can work on (MySQL).
     #[error("the legacy tables cannot be used: {0}")]
     Schema(String),
-    /// Another transaction won a deadlock (MySQL): the write group runs again.
+    /// Another transaction won a deadlock: the write group (or recount batch) runs again.
     #[error("deadlock: {0}")]
     Conflict(#[source] sqlx::Error),
 }
@@ -69,8 +69,22 @@ fn mysql_number(err: &sqlx::Error) -> Option<u16> {
     }
 }
 
+/// PostgreSQL SQLSTATEs of a lost deadlock: running the transaction again succeeds.
+const POSTGRES_CONFLICT: &[(&str, &str)] =
+    &[("40P01", "deadlock detected: the server chose this transaction to roll back")];
+
 fn is_conflict(err: &sqlx::Error) -> bool {
-    mysql_number(err).is_some_and(|n| MYSQL_CONFLICT.iter().any(|(c, _)| *c == n))
+    if let Some(number) = mysql_number(err) {
+        return MYSQL_CONFLICT.iter().any(|(c, _)| *c == number);
+    }
+    match err {
+        sqlx::Error::Database(db)
+            if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() =>
+        {
+            db.code().is_some_and(|code| POSTGRES_CONFLICT.iter().any(|(c, _)| *c == code))
+        }
+        _ => false,
+    }
 }
 
 /// PostgreSQL SQLSTATEs that mean the server cannot serve us now, whatever we sent. An entry of

@@ -63,6 +63,7 @@ mod mysql;
 mod pair;
 mod postgres;
 mod read;
+mod recount;
 mod sqlite;
 
 pub(crate) use connect::StoreOptions;
@@ -84,9 +85,11 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    /// Applies the pending migrations of this backend.
+    /// Applies the pending migrations of this backend, then the batches of the counters' first
+    /// count that a migration left to do (see `recount.rs`).
     pub(crate) async fn migrate(&self) -> Result<(), DbError> {
-        for_backend!(self, Store(db) => db.migrate().await)
+        for_backend!(self, Store(db) => db.migrate().await)?;
+        self.finish_first_count().await
     }
 
     /// Answers when the database serves a trivial query.

@@ -34,6 +34,9 @@ const LOCK_PAIRS: &str = "SELECT GET_LOCK(CONCAT('followgraph:pair:', k), ?) AS 
 /// The write path's connection holds no named lock but its group's.
 const UNLOCK_PAIRS: &str = "SELECT RELEASE_ALL_LOCKS()";
 
+/// The isolation of the session's next transaction, and of that one only.
+const READ_COMMITTED_NEXT: &str = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 /// A UTC time bound as a parameter, as the server's local `DATETIME`. The far-future cursor of a
 /// first page may not fit a zone ahead of UTC; it is then the largest `DATETIME`.
 const LOCAL_PARAM: &str =
@@ -65,6 +68,10 @@ impl Dialect for MysqlBackend {
     }
 
     const TIME_STEP_MICROS: i64 = 1_000_000;
+
+    fn param(_n: usize) -> String {
+        "?".to_owned()
+    }
 
     fn id_in(column: &str, _n: usize) -> String {
         format!("{column} IN (SELECT id FROM {})", json_ids("ids", "id"))
@@ -168,6 +175,16 @@ impl Dialect for MysqlBackend {
     async fn begin_write(
         conn: &mut PoolConnection<MySql>,
     ) -> Result<Transaction<'_, MySql>, sqlx::Error> {
+        conn.begin().await
+    }
+
+    /// Read committed for this transaction only: under MySQL's default (repeatable read) the
+    /// count would read a snapshot older than the counter locks, and count with shared locks on
+    /// every row it reads (a star's million).
+    async fn begin_recount(
+        conn: &mut PoolConnection<MySql>,
+    ) -> Result<Transaction<'_, MySql>, sqlx::Error> {
+        sqlx::query(READ_COMMITTED_NEXT).execute(&mut **conn).await?;
         conn.begin().await
     }
 

@@ -48,6 +48,10 @@ impl Dialect for PgBackend {
 
     const TIME_STEP_MICROS: i64 = 1;
 
+    fn param(n: usize) -> String {
+        format!("${n}")
+    }
+
     fn id_in(column: &str, n: usize) -> String {
         format!("{column} = ANY(${n}::bigint[])")
     }
@@ -115,6 +119,13 @@ impl Dialect for PgBackend {
     }
 
     async fn begin_write(
+        conn: &mut PoolConnection<Postgres>,
+    ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        conn.begin().await
+    }
+
+    /// Read committed is PostgreSQL's default.
+    async fn begin_recount(
         conn: &mut PoolConnection<Postgres>,
     ) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
         conn.begin().await

@@ -44,6 +44,10 @@ impl Dialect for SqliteBackend {
 
     const TIME_STEP_MICROS: i64 = 1;
 
+    fn param(n: usize) -> String {
+        format!("${n}")
+    }
+
     fn id_in(column: &str, n: usize) -> String {
         format!("{column} IN (SELECT value FROM json_each(${n}))")
     }
@@ -111,6 +115,13 @@ impl Dialect for SqliteBackend {
     }
 
     async fn begin_write(
+        conn: &mut PoolConnection<Sqlite>,
+    ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
+        conn.begin_with(BEGIN_WRITE).await
+    }
+
+    /// The writer's transaction: no other writer runs until it commits.
+    async fn begin_recount(
         conn: &mut PoolConnection<Sqlite>,
     ) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
         conn.begin_with(BEGIN_WRITE).await

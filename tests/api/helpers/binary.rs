@@ -9,8 +9,7 @@ use tempfile::TempDir;
 
 use super::{free_port, TestApp, SECRET};
 
-/// A running binary; killed when dropped. `FOLLOWGRAPH_BIN` names the build to run (CI points
-/// it at the release binary); otherwise the test build's own.
+/// A running binary; killed when dropped. [`binary_path`] names the build to run.
 pub struct Binary {
     /// `None` once waited for.
     child: Option<Child>,
@@ -27,12 +26,10 @@ impl Binary {
 
     /// [`Binary::start`] with more environment variables.
     pub async fn start_with(app: &TestApp, env: &[(&str, &str)]) -> Binary {
-        let binary = std::env::var_os("FOLLOWGRAPH_BIN")
-            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_followgraph")), PathBuf::from);
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("stderr.log");
         let port = free_port();
-        let mut command = Command::new(binary);
+        let mut command = Command::new(binary_path());
         command
             .arg("serve")
             .env("DATABASE_URL", app.database.url())
@@ -76,6 +73,25 @@ impl Binary {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Runs a subcommand of the binary (`recount`, `migrate` …) on `app`'s database to its end and
+/// returns what it printed; panics with its log when it fails.
+pub async fn run_command(app: &TestApp, args: &[&str]) -> String {
+    let mut command = Command::new(binary_path());
+    command.args(args).env("DATABASE_URL", app.database.url()).env("RUST_LOG", "info");
+    command.env_remove("REDIS_URL").env_remove("JWT_SECRET");
+    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap();
+    let output = output.expect("the followgraph binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "followgraph {args:?} failed:\n{stderr}");
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// `FOLLOWGRAPH_BIN` (CI points it at the release build), or the test build's own binary.
+fn binary_path() -> PathBuf {
+    std::env::var_os("FOLLOWGRAPH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_followgraph")), PathBuf::from)
 }
 
 impl Drop for Binary {

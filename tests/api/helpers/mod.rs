@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use binary::Binary;
+pub use binary::{run_command, Binary};
 pub use database::{Backend, RelationRow, TestDatabase};
 pub use legacy::LegacyApp;
 pub use mariadb::PrivateMariadb;
