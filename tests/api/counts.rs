@@ -140,7 +140,11 @@ async fn the_first_count_resumes_after_its_last_batch(app: &TestApp) {
 
     let others: Vec<i64> = [low, high, star].into_iter().filter(|&u| u != above).collect();
     db.assert_counts_match(&others).await;
-    assert_eq!(db.stored_counts(above).await.0, 42, "the users before the cursor stay as they were");
+    assert_eq!(
+        db.stored_counts(above).await.0,
+        42,
+        "the users before the cursor stay as they were"
+    );
     let left = db.strings("SELECT 'left' FROM followgraph_first_count").await;
     assert!(left.is_empty(), "the first count is marked done");
     assert_eq!(recount(app).await, 1, "the one counter changed before the cursor");
