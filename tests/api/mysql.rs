@@ -68,8 +68,14 @@ async fn migrate_changes_no_legacy_column_and_adds_only_its_own_indexes() {
         .await;
     assert_eq!(
         tables,
-        ["followgraph_counts", "user_basic", "user_relation", "_sqlx_migrations"],
-        "two tables of its own"
+        [
+            "followgraph_counts",
+            "followgraph_first_count",
+            "user_basic",
+            "user_relation",
+            "_sqlx_migrations"
+        ],
+        "its own tables: the counters, the first count's progress and sqlx's"
     );
     let triggers = database
         .strings(
