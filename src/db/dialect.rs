@@ -258,8 +258,12 @@ pub(super) fn columns(side: Side) -> (&'static str, &'static str) {
 
 /// The keyset condition of a page: entries strictly after the cursor `($2, $3)` in list order
 /// (newest first, ties by the other user's id), for `other` the other user's column.
+///
+/// The first term alone bounds the index range: with only the disjunction, PostgreSQL starts at
+/// the top of the owner's index entries and filters every entry before the cursor (a page
+/// 10,000 pages deep in a star's followers read 200,000 entries and cost 50 first pages).
 pub(super) fn after_cursor(other: &str) -> String {
-    format!("(update_time < $2 OR (update_time = $2 AND {other} > $3))")
+    format!("update_time <= $2 AND (update_time < $2 OR {other} > $3)")
 }
 
 /// One 64-bit key for the unordered pair, the same whichever user acts. A collision only makes

@@ -115,8 +115,8 @@ impl Dialect for MysqlBackend {
              ROW_NUMBER() OVER (PARTITION BY r.{owner} ORDER BY r.update_time DESC, r.{other}) AS n \
              FROM {} JOIN user_relation r ON r.{owner} = u.id \
              CROSS JOIN (SELECT {LOCAL_PARAM} AS at, ? AS other) AS cursor_at \
-             WHERE r.relation = 1 AND (r.update_time < cursor_at.at \
-             OR (r.update_time = cursor_at.at AND r.{other} > cursor_at.other))) AS ranked \
+             WHERE r.relation = 1 AND r.update_time <= cursor_at.at AND (r.update_time < cursor_at.at \
+             OR r.{other} > cursor_at.other)) AS ranked \
              WHERE n <= ?",
             Self::utc("r.update_time"),
             json_ids("u", "id")
