@@ -2,18 +2,13 @@
 //! Each call covers any number of users in one query.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 
 use super::{DbError, Dialect, Store};
 use crate::domain::ids::UserId;
 use crate::domain::page::{Cursor, Entry, PageRequest, Side};
 
-#[derive(FromRow)]
-struct ListRow {
-    owner: i64,
-    other: i64,
-    update_time: DateTime<Utc>,
-}
+/// `owner, other, update_time`, read by position as in `read.rs`.
+type ListRow = (i64, i64, DateTime<Utc>);
 
 /// An entry of `owner`'s list.
 pub(crate) type OwnedEntry = (UserId, Entry);
@@ -35,7 +30,7 @@ impl Store {
             query.fetch_all(db.reader()).await?
         });
         let mut entries: Vec<OwnedEntry> = rows.into_iter().filter_map(owned_entry).collect();
-        entries.sort_by(|a, b| a.1.position().order(&b.1.position()));
+        entries.sort_by(|a, b| a.1.order(&b.1));
         Ok(entries)
     }
 
@@ -53,8 +48,6 @@ impl Store {
     }
 }
 
-fn owned_entry(row: ListRow) -> Option<OwnedEntry> {
-    let owner = UserId::new(row.owner).ok()?;
-    let user = UserId::new(row.other).ok()?;
-    Some((owner, Entry { user, at: row.update_time }))
+fn owned_entry((owner, other, at): ListRow) -> Option<OwnedEntry> {
+    Some((UserId::new(owner).ok()?, Entry { user: UserId::new(other).ok()?, at }))
 }

@@ -1,32 +1,22 @@
 //! Batched reads: each takes any number of ids and costs one query.
 
-use sqlx::FromRow;
-
 use super::{DbError, Dialect, Store};
 use crate::domain::ids::UserId;
 use crate::domain::relation::Relation;
-use crate::domain::user::{FollowCounts, UserProfile};
+use crate::domain::user::{Directions, FollowCounts, UserProfile};
 
-#[derive(FromRow)]
-struct UserRow {
-    user_id: i64,
-    user_name: String,
-    profile_photo: Option<String>,
-}
+// Rows are read by position, in the order every backend's statement selects the columns
+// (`db/dialect.rs`): by name, sqlx hashes each column's name for every value it reads, which
+// cost more than decoding the value.
 
-#[derive(FromRow)]
-struct CountsRow {
-    user_id: i64,
-    following: i64,
-    followers: i64,
-}
+/// `user_id, user_name, profile_photo`
+type UserRow = (i64, String, Option<String>);
 
-#[derive(FromRow)]
-pub(super) struct RelationRow {
-    user_id: i64,
-    target_user_id: i64,
-    relation: i64,
-}
+/// `user_id, following, followers`
+type CountsRow = (i64, i64, i64);
+
+/// `user_id, target_user_id, relation`
+pub(super) type RelationRow = (i64, i64, i64);
 
 /// A relation between two users, as stored (the write path also reads rows whose relation is
 /// none).
@@ -58,21 +48,22 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .filter_map(|r| {
-                let counts = FollowCounts { following: r.following, followers: r.followers };
-                UserId::new(r.user_id).ok().map(|id| (id, counts))
+            .filter_map(|(id, following, followers)| {
+                UserId::new(id).ok().map(|id| (id, FollowCounts { following, followers }))
             })
             .collect())
     }
 
-    /// Every non-zero relation, either way, between `viewer` and each of `others`.
+    /// Every non-zero relation between `viewer` and each of `others`, in the directions asked.
     pub(crate) async fn relations_with(
         &self,
         viewer: UserId,
         others: &[UserId],
+        directions: Directions,
     ) -> Result<Vec<StoredRelation>, DbError> {
-        let (users, targets): (Vec<UserId>, Vec<UserId>) =
-            others.iter().flat_map(|&other| [(viewer, other), (other, viewer)]).unzip();
+        let outgoing = others.iter().filter(|_| directions.outgoing).map(|&o| (viewer, o));
+        let incoming = others.iter().filter(|_| directions.incoming).map(|&o| (o, viewer));
+        let (users, targets): (Vec<UserId>, Vec<UserId>) = outgoing.chain(incoming).unzip();
         let rows: Vec<RelationRow> = for_backend!(self, Store(db) as D => {
             let query = sqlx::query_as(&db.sql().pair_relations);
             query.bind(D::ids(&users)).bind(D::ids(&targets)).fetch_all(db.reader()).await?
@@ -82,15 +73,14 @@ impl Store {
     }
 }
 
-fn profile(row: UserRow) -> Option<UserProfile> {
-    let id = UserId::new(row.user_id).ok()?;
-    Some(UserProfile { id, name: row.user_name, photo: row.profile_photo })
+fn profile((id, name, photo): UserRow) -> Option<UserProfile> {
+    Some(UserProfile { id: UserId::new(id).ok()?, name, photo })
 }
 
-pub(super) fn stored_relation(row: RelationRow) -> Option<StoredRelation> {
+pub(super) fn stored_relation((user, target, relation): RelationRow) -> Option<StoredRelation> {
     Some(StoredRelation {
-        user: UserId::new(row.user_id).ok()?,
-        target: UserId::new(row.target_user_id).ok()?,
-        relation: Relation::from_code(i16::try_from(row.relation).ok()?),
+        user: UserId::new(user).ok()?,
+        target: UserId::new(target).ok()?,
+        relation: Relation::from_code(i16::try_from(relation).ok()?),
     })
 }

@@ -33,6 +33,13 @@ impl Entry {
     pub(crate) fn position(&self) -> Cursor {
         Cursor { at_micros: self.at.timestamp_micros(), user: self.user }
     }
+
+    /// The list order, as [`Cursor::order`] has it, without computing positions: sorting a
+    /// page's worth of entries by position spent most of its time turning dates into
+    /// microseconds.
+    pub(crate) fn order(&self, other: &Entry) -> Ordering {
+        other.at.cmp(&self.at).then(self.user.cmp(&other.user))
+    }
 }
 
 /// A position in the list order, opaque to clients.
@@ -105,7 +112,7 @@ impl Page {
     pub(crate) fn from_all(mut entries: Vec<Entry>, request: &PageRequest) -> Self {
         let after = request.after.unwrap_or_else(Cursor::start);
         entries.retain(|e| after.order(&e.position()) == Ordering::Less);
-        entries.sort_by(|a, b| a.position().order(&b.position()));
+        entries.sort_by(Entry::order);
         Self::from_window(entries, request.first)
     }
 
