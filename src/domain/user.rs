@@ -17,6 +17,26 @@ pub(crate) struct FollowCounts {
     pub(crate) followers: i64,
 }
 
+/// Which of a viewer's relations with other users to read: each costs one row lookup per user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Directions {
+    /// The viewer's row to each user: `viewer_is_following`, `viewer_has_blocked`.
+    pub(crate) outgoing: bool,
+    /// Each user's row to the viewer: `is_following_viewer`.
+    pub(crate) incoming: bool,
+}
+
+impl Directions {
+    pub(crate) const OUTGOING: Directions = Directions { outgoing: true, incoming: false };
+    pub(crate) const INCOMING: Directions = Directions { outgoing: false, incoming: true };
+    pub(crate) const BOTH: Directions = Directions { outgoing: true, incoming: true };
+
+    /// Whether every relation `self` reads is read by `other` too.
+    pub(crate) fn within(self, other: Directions) -> bool {
+        (!self.outgoing || other.outgoing) && (!self.incoming || other.incoming)
+    }
+}
+
 /// How a viewer and another user stand towards each other.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ViewerFlags {

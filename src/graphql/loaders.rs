@@ -8,17 +8,17 @@ use async_graphql::dataloader::Loader;
 
 use crate::domain::ids::UserId;
 use crate::domain::page::{Page, PageRequest, Side};
-use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
+use crate::domain::user::{Directions, FollowCounts, UserProfile, ViewerFlags};
 use crate::service::{Service, ServiceError};
 
 /// Key for a user's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CountsOf(pub UserId);
 
-/// Key for how the request's viewer and a user stand; the viewer is fixed per loader, so the
-/// key cannot be answered for the wrong viewer.
+/// Key for how the request's viewer and a user stand, read in `Directions`; the viewer is fixed
+/// per loader, so the key cannot be answered for the wrong viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct FlagsOf(pub UserId);
+pub(crate) struct FlagsOf(pub UserId, pub Directions);
 
 /// Key for one page of a user's list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,9 +71,16 @@ impl Loader<FlagsOf> for GraphLoader {
         let Some(viewer) = self.viewer else {
             return Ok(HashMap::new());
         };
-        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
-        let flags = self.service.viewer_flags(viewer, &ids).await?;
-        Ok(flags.into_iter().map(|(id, f)| (FlagsOf(id), f)).collect())
+        let mut groups: HashMap<Directions, Vec<UserId>> = HashMap::new();
+        for &FlagsOf(id, directions) in keys {
+            groups.entry(directions).or_default().push(id);
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for (directions, ids) in groups {
+            let flags = self.service.viewer_flags(viewer, &ids, directions).await?;
+            found.extend(flags.into_iter().map(|(id, f)| (FlagsOf(id, directions), f)));
+        }
+        Ok(found)
     }
 }
 

@@ -19,6 +19,7 @@ mod node;
 mod observe;
 mod paging;
 mod persisted;
+mod prefetch;
 mod query;
 mod request;
 mod scheduling;

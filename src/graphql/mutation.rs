@@ -4,7 +4,7 @@ use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, Result, Sim
 
 use super::context;
 use super::input;
-use super::query::load_user;
+use super::prefetch;
 use super::user::User;
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
@@ -88,5 +88,5 @@ async fn act(ctx: &Context<'_>, action: Action, target: &ID) -> Result<(ID, User
 
 /// The target as it is after the action (it existed when the action was applied).
 async fn target_user(ctx: &Context<'_>, id: UserId) -> Result<User> {
-    load_user(ctx, id).await?.ok_or_else(|| ServiceError::UnknownUser(id).extend())
+    prefetch::user(ctx, id).await?.ok_or_else(|| ServiceError::UnknownUser(id).extend())
 }

@@ -2,11 +2,12 @@
 //! once, the cost the complexity limit charges, and the page loaded through the request's
 //! DataLoader, so that a list of N connections costs the same few round trips as one.
 
-use async_graphql::{Context, ErrorExtensions, Result};
+use async_graphql::{Context, Result};
 
 use super::context;
 use super::error::bad_input;
 use super::loaders::PageOf;
+use super::prefetch::Known;
 use crate::domain::ids::UserId;
 use crate::domain::page::{Cursor, Page, PageRequest, Side};
 use crate::service::MAX_PAGE;
@@ -29,22 +30,27 @@ pub(crate) fn cost(first: Option<i32>, child_complexity: usize) -> usize {
     usize::try_from(first).unwrap_or(1).saturating_mul(child_complexity)
 }
 
-/// Loads one page of `owner`'s list, checking `first` and `after` first.
+/// One page of `owner`'s list, checking `first` and `after` first: from `known` when it was
+/// loaded with the owner, else through the DataLoader.
 pub(crate) async fn load(
     ctx: &Context<'_>,
+    known: &Known,
     owner: UserId,
     side: Side,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<LoadedPage> {
     let request = page_request(first, after)?;
-    let loader = context::loader(ctx)?;
     let key = PageOf { owner, side, request };
-    let page = loader.load_one(key).await.map_err(|e| e.extend())?.unwrap_or_default();
+    let page = match known.page(&key) {
+        Some(page) => page.clone(),
+        None => context::load_one(ctx, key).await?.unwrap_or_default(),
+    };
     Ok(LoadedPage { owner, side, page, has_previous: request.after.is_some() })
 }
 
-fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest> {
+/// The page `first` and `after` ask for, or why they cannot.
+pub(super) fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest> {
     let first = first.unwrap_or(DEFAULT_FIRST);
     let first = usize::try_from(first)
         .ok()

@@ -1,12 +1,12 @@
 //! Query root: the viewer, users by id (also as Relay nodes) and the viewer's lists.
 
-use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
+use async_graphql::{Context, Object, Result, ID};
 
-use super::context;
 use super::error::{bad_input, unauthenticated};
 use super::input;
 use super::node::Node;
 use super::paging;
+use super::prefetch::{self, Known};
 use super::user::User;
 use super::user::UserConnection;
 use super::viewer::require_viewer;
@@ -23,12 +23,12 @@ impl QueryRoot {
     /// The user the request's token names. Needs a viewer.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<User> {
         let id = require_viewer(ctx)?;
-        load_user(ctx, id).await?.ok_or_else(unauthenticated)
+        prefetch::user(ctx, id).await?.ok_or_else(unauthenticated)
     }
 
     /// A user by id; null when there is none.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
-        load_user(ctx, input::user_id(&id)?).await
+        prefetch::user(ctx, input::user_id(&id)?).await
     }
 
     /// Users by id, in the order asked; null for each id that names nobody. At most 100 ids.
@@ -39,7 +39,7 @@ impl QueryRoot {
 
     /// Any object by its id (Relay); null when there is none.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        Ok(load_user(ctx, input::user_id(&id)?).await?.map(Node::User))
+        Ok(prefetch::user(ctx, input::user_id(&id)?).await?.map(Node::User))
     }
 
     /// Objects by id (Relay), in the order asked; null for each id that names nothing. At most
@@ -59,7 +59,7 @@ impl QueryRoot {
         after: Option<String>,
     ) -> Result<UserConnection> {
         let viewer = require_viewer(ctx)?;
-        paging::load(ctx, viewer, Side::Following, first, after).await.map(UserConnection)
+        viewer_list(ctx, viewer, Side::Following, first, after).await
     }
 
     /// The viewer's followers, newest follow first. Needs a viewer.
@@ -71,7 +71,7 @@ impl QueryRoot {
         after: Option<String>,
     ) -> Result<UserConnection> {
         let viewer = require_viewer(ctx)?;
-        paging::load(ctx, viewer, Side::Followers, first, after).await.map(UserConnection)
+        viewer_list(ctx, viewer, Side::Followers, first, after).await
     }
 }
 
@@ -80,13 +80,18 @@ async fn load_users(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<User>>> 
         return Err(bad_input(format!("At most {MAX_IDS} ids per call.")));
     }
     let ids = input::user_ids(ids)?;
-    let loader = context::loader(ctx)?;
-    let found = loader.load_many(ids.iter().copied()).await.map_err(|e| e.extend())?;
-    Ok(ids.iter().map(|id| found.get(id).cloned().map(User)).collect())
+    let field = ctx.field();
+    prefetch::users(ctx, &ids, field.selection_set()).await
 }
 
-pub(super) async fn load_user(ctx: &Context<'_>, id: UserId) -> Result<Option<User>> {
-    let loader = context::loader(ctx)?;
-    let profile = loader.load_one(id).await.map_err(|e| e.extend())?;
-    Ok(profile.map(User))
+/// A page of the viewer's list; nothing was loaded with the viewer, so through the DataLoader.
+async fn viewer_list(
+    ctx: &Context<'_>,
+    viewer: UserId,
+    side: Side,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<UserConnection> {
+    let page = paging::load(ctx, &Known::default(), viewer, side, first, after).await?;
+    Ok(UserConnection { page, total: None })
 }

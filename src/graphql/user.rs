@@ -1,35 +1,43 @@
 //! The `User` type and the Relay connection of its followings and followers, together because
-//! each contains the other. Every list-shaped field goes through the request's DataLoader, so a
-//! list of N users costs one query per field kind, not N.
+//! each contains the other. Users come whole from [`prefetch`]: a list of N users costs one
+//! query per kind of field, not N, and each field answers from what was loaded with its list.
 
-use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+
+use std::sync::Arc;
 
 use super::context;
 use super::loaders::{CountsOf, FlagsOf};
 use super::paging::{self, LoadedPage};
+use super::prefetch::{self, Known};
 use super::viewer::require_viewer;
+use crate::domain::ids::UserId;
 use crate::domain::page::{Entry, Side};
-use crate::domain::user::{FollowCounts, UserProfile, ViewerFlags};
+use crate::domain::user::{Directions, FollowCounts, UserProfile, ViewerFlags};
 
-/// A user of the news app, as the legacy user service describes them.
-pub(crate) struct User(pub UserProfile);
+/// A user of the news app, as the legacy user service describes them, with what was loaded
+/// for the list it came in.
+pub(crate) struct User {
+    profile: UserProfile,
+    known: Arc<Known>,
+}
 
 #[Object]
 impl User {
     /// The user's id (a positive integer, as a string).
     pub(super) async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.profile.id.to_string())
     }
 
     /// Display name.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.profile.name
     }
 
     /// Profile photo URL or path, when the user has one.
     async fn photo(&self) -> Option<&str> {
-        self.0.photo.as_deref()
+        self.profile.photo.as_deref()
     }
 
     /// The users this user follows, newest follow first.
@@ -40,7 +48,7 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<UserConnection> {
-        paging::load(ctx, self.0.id, Side::Following, first, after).await.map(UserConnection)
+        self.connection(ctx, Side::Following, first, after).await
     }
 
     /// The users who follow this user, newest follow first.
@@ -51,7 +59,7 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<UserConnection> {
-        paging::load(ctx, self.0.id, Side::Followers, first, after).await.map(UserConnection)
+        self.connection(ctx, Side::Followers, first, after).await
     }
 
     /// How many users this user follows; exact at every moment.
@@ -66,37 +74,68 @@ impl User {
 
     /// Whether the viewer follows this user. Needs a viewer.
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.flags(ctx).await?.viewer_is_following)
+        Ok(self.flags(ctx, Directions::OUTGOING).await?.viewer_is_following)
     }
 
     /// Whether this user follows the viewer. Needs a viewer.
     async fn is_following_viewer(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.flags(ctx).await?.is_following_viewer)
+        Ok(self.flags(ctx, Directions::INCOMING).await?.is_following_viewer)
     }
 
     /// Whether the viewer has blocked (blacklisted) this user. Needs a viewer.
     async fn viewer_has_blocked(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.flags(ctx).await?.viewer_has_blocked)
+        Ok(self.flags(ctx, Directions::OUTGOING).await?.viewer_has_blocked)
     }
 }
 
 impl User {
-    async fn counts(&self, ctx: &Context<'_>) -> Result<FollowCounts> {
-        let loader = context::loader(ctx)?;
-        let counts = loader.load_one(CountsOf(self.0.id)).await.map_err(|e| e.extend())?;
-        Ok(counts.unwrap_or_default())
+    pub(super) fn new(profile: UserProfile, known: Arc<Known>) -> Self {
+        Self { profile, known }
     }
 
-    async fn flags(&self, ctx: &Context<'_>) -> Result<ViewerFlags> {
+    fn user_id(&self) -> UserId {
+        self.profile.id
+    }
+
+    async fn counts(&self, ctx: &Context<'_>) -> Result<FollowCounts> {
+        match self.known.counts(self.user_id()) {
+            Some(counts) => Ok(counts),
+            None => load_counts(ctx, self.user_id()).await,
+        }
+    }
+
+    async fn flags(&self, ctx: &Context<'_>, needed: Directions) -> Result<ViewerFlags> {
         require_viewer(ctx)?;
-        let loader = context::loader(ctx)?;
-        let flags = loader.load_one(FlagsOf(self.0.id)).await.map_err(|e| e.extend())?;
-        Ok(flags.unwrap_or_default())
+        if let Some(flags) = self.known.flags(self.user_id(), needed) {
+            return Ok(flags);
+        }
+        let key = FlagsOf(self.user_id(), Directions::BOTH);
+        Ok(context::load_one(ctx, key).await?.unwrap_or_default())
+    }
+
+    async fn connection(
+        &self,
+        ctx: &Context<'_>,
+        side: Side,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let page = paging::load(ctx, &self.known, self.user_id(), side, first, after).await?;
+        Ok(UserConnection { total: self.known.counts(self.user_id()), page })
     }
 }
 
+/// A user's counts through the DataLoader, for a field the look-ahead did not foresee.
+async fn load_counts(ctx: &Context<'_>, id: UserId) -> Result<FollowCounts> {
+    Ok(context::load_one(ctx, CountsOf(id)).await?.unwrap_or_default())
+}
+
 /// A page of users, newest follow first.
-pub(crate) struct UserConnection(pub(crate) LoadedPage);
+pub(crate) struct UserConnection {
+    pub(super) page: LoadedPage,
+    /// The owner's counts, when they were loaded with the owner.
+    pub(super) total: Option<FollowCounts>,
+}
 
 /// One user on a page, with where the page may continue from.
 #[derive(SimpleObject)]
@@ -121,9 +160,12 @@ pub(crate) struct PageInfo {
 #[Object]
 impl UserConnection {
     async fn edges(&self, ctx: &Context<'_>) -> Result<Vec<UserEdge>> {
-        let users = self.users(ctx).await?;
+        let field = ctx.field();
+        let nodes: Vec<_> = field.selection_set().filter(|f| f.name() == "node").collect();
+        let fields = nodes.iter().flat_map(|node| node.selection_set());
+        let users = prefetch::users(ctx, &self.ids(), fields).await?;
         Ok(self
-            .0
+            .page
             .page
             .entries
             .iter()
@@ -137,25 +179,29 @@ impl UserConnection {
     }
 
     async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        Ok(self.users(ctx).await?.into_iter().flatten().collect())
+        let field = ctx.field();
+        let users = prefetch::users(ctx, &self.ids(), field.selection_set()).await?;
+        Ok(users.into_iter().flatten().collect())
     }
 
     async fn page_info(&self) -> PageInfo {
         let cursor = |e: Option<&Entry>| e.map(|e| e.position().encode());
+        let entries = &self.page.page.entries;
         PageInfo {
-            has_next_page: self.0.page.has_next,
-            end_cursor: cursor(self.0.page.entries.last()),
-            has_previous_page: self.0.has_previous,
-            start_cursor: cursor(self.0.page.entries.first()),
+            has_next_page: self.page.page.has_next,
+            end_cursor: cursor(entries.last()),
+            has_previous_page: self.page.has_previous,
+            start_cursor: cursor(entries.first()),
         }
     }
 
     /// The whole list's length, exact at every moment.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let loader = context::loader(ctx)?;
-        let counts = loader.load_one(CountsOf(self.0.owner)).await.map_err(|e| e.extend())?;
-        let counts = counts.unwrap_or_default();
-        Ok(match self.0.side {
+        let counts = match self.total {
+            Some(counts) => counts,
+            None => load_counts(ctx, self.page.owner).await?,
+        };
+        Ok(match self.page.side {
             Side::Following => counts.following,
             Side::Followers => counts.followers,
         })
@@ -163,11 +209,8 @@ impl UserConnection {
 }
 
 impl UserConnection {
-    /// The users on the page, in page order; `None` where `user_basic` has no such user.
-    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<Option<User>>> {
-        let loader = context::loader(ctx)?;
-        let ids = self.0.page.entries.iter().map(|e| e.user);
-        let found = loader.load_many(ids).await.map_err(|e| e.extend())?;
-        Ok(self.0.page.entries.iter().map(|e| found.get(&e.user).cloned().map(User)).collect())
+    /// The users on the page, in page order.
+    fn ids(&self) -> Vec<UserId> {
+        self.page.page.entries.iter().map(|e| e.user).collect()
     }
 }

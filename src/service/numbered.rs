@@ -6,7 +6,7 @@ use tracing::instrument;
 use super::{Service, ServiceError};
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
-use crate::domain::user::UserProfile;
+use crate::domain::user::{Directions, UserProfile};
 
 /// A user on a legacy numbered page: the fields the legacy list shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +42,11 @@ impl Service {
         if ids.is_empty() {
             return Ok(NumberedPage { total: list.len(), users: Vec::new() });
         }
-        let (profiles, counts, flags) =
-            tokio::try_join!(self.users(&ids), self.counts(&ids), self.viewer_flags(owner, &ids),)?;
+        let (profiles, counts, flags) = tokio::try_join!(
+            self.users(&ids),
+            self.counts(&ids),
+            self.viewer_flags(owner, &ids, Directions::BOTH)
+        )?;
         let users = ids
             .iter()
             .filter_map(|id| {

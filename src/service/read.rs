@@ -7,7 +7,7 @@ use tracing::instrument;
 use super::{Service, ServiceError};
 use crate::domain::ids::UserId;
 use crate::domain::relation::Relation;
-use crate::domain::user::{UserProfile, ViewerFlags};
+use crate::domain::user::{Directions, UserProfile, ViewerFlags};
 
 impl Service {
     /// The profiles of the ids that exist: from memory where recently read, else one query.
@@ -31,16 +31,19 @@ impl Service {
         Ok(self.users(&[id]).await?.contains_key(&id))
     }
 
-    /// How `viewer` and each of `others` stand towards each other.
+    /// How `viewer` and each of `others` stand towards each other, as far as `directions`
+    /// reads (a flag of a direction not read is false).
     #[instrument(skip(self, others), fields(viewer = %viewer, others = others.len()))]
     pub(crate) async fn viewer_flags(
         &self,
         viewer: UserId,
         others: &[UserId],
+        directions: Directions,
     ) -> Result<HashMap<UserId, ViewerFlags>, ServiceError> {
         let mut flags: HashMap<UserId, ViewerFlags> =
             others.iter().map(|&id| (id, ViewerFlags::default())).collect();
-        for r in self.round_trip(self.shared.store.relations_with(viewer, others)).await? {
+        let read = self.shared.store.relations_with(viewer, others, directions);
+        for r in self.round_trip(read).await? {
             let outgoing = r.user == viewer;
             let other = if outgoing { r.target } else { r.user };
             let Some(f) = flags.get_mut(&other) else { continue };
