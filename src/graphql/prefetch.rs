@@ -26,6 +26,7 @@ use super::viewer::Viewer;
 use crate::domain::ids::UserId;
 use crate::domain::page::{Page, PageRequest, Side};
 use crate::domain::user::{Directions, FollowCounts, ViewerFlags};
+use crate::service::Service;
 
 /// What was loaded for one list of users: each kind only if the selection asked for it.
 #[derive(Default)]
@@ -123,13 +124,14 @@ fn page_request(field: &SelectionField<'_>) -> Option<PageRequest> {
 }
 
 /// The users of `ids` in order (`None` for an id that names nobody), each with what `fields`
-/// asks of it, in one DataLoader call per kind.
+/// asks of it, in one DataLoader call per kind (profiles only for those not in memory).
 pub(crate) async fn users<'a>(
     ctx: &Context<'_>,
     ids: &[UserId],
     fields: impl Iterator<Item = SelectionField<'a>>,
 ) -> Result<Vec<Option<User>>> {
     let loader = context::loader(ctx)?;
+    let (mut profiles, missing) = context::state::<Service>(ctx)?.remembered_users(ids);
     let wants = Wants::of(fields);
     let flags_in =
         wants.flags.filter(|_| context::state::<Viewer>(ctx).is_ok_and(|v| v.0.is_some()));
@@ -152,8 +154,15 @@ pub(crate) async fn users<'a>(
         loader.load_many(owners().map(move |owner| PageOf { owner, side, request }))
     }));
     // Boxed: inline, this future would size every field future of `UserConnection`.
-    let loads = Box::pin(async { try_join!(loader.load_many(owners()), counts, flags, pages) });
-    let (profiles, counts, flags, pages) = loads.await.map_err(|e| e.extend())?;
+    let read = async {
+        match missing.is_empty() {
+            true => Ok(HashMap::new()),
+            false => loader.load_many(missing.iter().copied()).await,
+        }
+    };
+    let loads = Box::pin(async { try_join!(read, counts, flags, pages) });
+    let (read, counts, flags, pages) = loads.await.map_err(|e| e.extend())?;
+    profiles.extend(read);
     let known = Arc::new(Known { counts, flags, pages: pages.into_iter().flatten().collect() });
     Ok(ids.iter().map(|id| Some(User::new(profiles.get(id)?.clone(), known.clone()))).collect())
 }

@@ -26,6 +26,15 @@ impl Service {
         Ok(found)
     }
 
+    /// The profiles among `ids` that are in memory, and the ids that [`Service::users`] would
+    /// have to read: a caller that batches its reads asks only for those.
+    pub(crate) fn remembered_users(
+        &self,
+        ids: &[UserId],
+    ) -> (HashMap<UserId, UserProfile>, Vec<UserId>) {
+        self.shared.profiles.get_many(ids)
+    }
+
     /// Whether a user exists: a token's `user_id` must name one.
     pub(crate) async fn user_exists(&self, id: UserId) -> Result<bool, ServiceError> {
         Ok(self.users(&[id]).await?.contains_key(&id))
