@@ -2,13 +2,13 @@
 
 use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
 
+use super::context;
 use super::error::{bad_input, unauthenticated};
 use super::input;
 use super::node::Node;
 use super::paging;
 use super::paging::LoadedPage;
 use super::prefetch;
-use super::context;
 use super::user::User;
 use super::user::UserConnection;
 use super::viewer::require_viewer;

@@ -21,10 +21,11 @@ const DEADLOCK_RETRIES: usize = 4;
 /// Each request's outcome, in the order of the requests.
 type Outcomes = Vec<Result<(), ServiceError>>;
 
-/// A group's outcomes, and the users whose counts the cache should be filled with afterwards.
+/// A group's outcomes, and the rows each request's write changed (none for a refusal, a repeat
+/// or a failed commit), in the order of the requests.
 struct Written {
     outcomes: Outcomes,
-    uncounted: Vec<UserId>,
+    changed: Vec<Vec<RelationChange>>,
 }
 
 /// What the group read under its lock: the targets that exist and every stored row between the
@@ -32,6 +33,15 @@ struct Written {
 struct Snapshot {
     users: HashSet<UserId>,
     rows: HashMap<(UserId, UserId), Relation>,
+}
+
+/// Whether the group's pairs are marked in the cache: not yet tried, or tried (marked, or put on
+/// the dirty list when Redis did not answer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Marks {
+    Untried,
+    Set,
+    Unset,
 }
 
 impl Service {
@@ -61,20 +71,24 @@ impl Service {
             Ok(lock) => lock,
             Err(err) => return failed(requests, err),
         };
-        let mut written = self.write_locked(&mut lock, requests).await;
+        let mut marks = Marks::Untried;
+        let mut written = self.write_locked(&mut lock, requests, &mut marks).await;
         for _ in 0..DEADLOCK_RETRIES {
             match &written {
                 Err(err) if err.is_conflict() => {
                     tracing::info!(writes = requests.len(), "write group lost a deadlock; again");
-                    written = self.write_locked(&mut lock, requests).await;
+                    written = self.write_locked(&mut lock, requests, &mut marks).await;
                 }
                 _ => break,
             }
         }
+        let unchanged = vec![Vec::new(); requests.len()];
+        let changed = written.as_ref().map_or(&unchanged, |w| &w.changed);
+        let uncounted = self.finish_cache(&pairs, changed, marks).await;
         self.meter.database();
         lock.release().await;
         match written {
-            Ok(Written { outcomes, uncounted }) => {
+            Ok(Written { outcomes, .. }) => {
                 self.fill_counts_of(&uncounted).await;
                 outcomes
             }
@@ -98,9 +112,12 @@ impl Service {
         &self,
         lock: &mut PairLock,
         requests: &[Request],
+        marks: &mut Marks,
     ) -> Result<Written, ServiceError> {
         let mut tx = self.round_trip(lock.begin()).await?;
-        let snapshot = self.read_snapshot(&mut tx, requests).await?;
+        let (snapshot, ()) =
+            tokio::join!(self.read_snapshot(&mut tx, requests), self.mark_cache(requests, marks));
+        let snapshot = snapshot?;
         let at = now();
         let store = &self.shared.store;
         let plans: Vec<Result<Vec<RelationChange>, ServiceError>> = requests
@@ -108,26 +125,24 @@ impl Service {
             .enumerate()
             .map(|(i, r)| plan(r, &snapshot, store.cut_time(distinct(at, i))))
             .collect();
-        let writing: Vec<PairWrite<'_>> = requests
-            .iter()
-            .zip(&plans)
-            .filter_map(|(r, plan)| match plan {
-                Ok(changes) if !changes.is_empty() => {
-                    Some(PairWrite { a: r.viewer, b: r.target, changes })
-                }
-                _ => None,
-            })
-            .collect();
-        let (committed, uncounted) = if writing.is_empty() {
-            (Ok(()), Vec::new())
-        } else {
-            self.commit_group(tx, &writing).await
+        let changes: Vec<RelationChange> =
+            plans.iter().flatten().flat_map(|changes| changes.iter().copied()).collect();
+        let committed = match changes.is_empty() {
+            true => Ok(()),
+            false => self.commit_changes(tx, &changes).await,
         };
         match committed {
             Err(err) if err.is_conflict() => Err(err),
             committed => {
+                let changed = plans
+                    .iter()
+                    .map(|plan| match (plan, &committed) {
+                        (Ok(changes), Ok(())) => changes.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
                 let outcomes = plans.into_iter().map(|plan| verdict(plan, &committed)).collect();
-                Ok(Written { outcomes, uncounted })
+                Ok(Written { outcomes, changed })
             }
         }
     }
@@ -146,41 +161,50 @@ impl Service {
         Ok(Snapshot { users, rows })
     }
 
-    /// Marks the writes in the cache, commits them, and applies what committed to the cache.
-    /// Also returns the users whose changed counts the cache did not hold.
-    async fn commit_group(
-        &self,
-        mut tx: PairTx<'_>,
-        writing: &[PairWrite<'_>],
-    ) -> (Result<(), ServiceError>, Vec<UserId>) {
-        let marked = match &self.shared.cache {
-            Some(cache) => {
-                self.meter.redis();
-                let pairs: Vec<(UserId, UserId)> = writing.iter().map(|w| (w.a, w.b)).collect();
-                cache.begin_write(&pairs).await
-            }
-            None => false,
-        };
-        let changes: Vec<RelationChange> =
-            writing.iter().flat_map(|w| w.changes.iter().copied()).collect();
-        let committed = match self.round_trip(tx.set_relations(&changes)).await {
-            Ok(()) => self.round_trip(tx.commit()).await,
-            Err(err) => Err(err),
-        };
-        // Unmarked users are on the dirty list: their keys are forgotten, not updated.
-        let Some(cache) = self.shared.cache.as_ref().filter(|_| marked) else {
-            return (committed, Vec::new());
+    /// Marks every pair of the group in the cache, once per group, while the group reads: no
+    /// fill of their users may store until [`Service::finish_cache`]. Marking before knowing
+    /// which pairs write costs a repeat's pair a mark and its lifting, and takes the mark's
+    /// Redis round trip off the time the pairs are held.
+    async fn mark_cache(&self, requests: &[Request], marks: &mut Marks) {
+        let Some(cache) = self.shared.cache.as_ref().filter(|_| *marks == Marks::Untried) else {
+            return;
         };
         self.meter.redis();
-        if committed.is_ok() {
-            let uncounted = cache.finish_write(writing).await;
-            (committed, uncounted)
-        } else {
-            let none: Vec<PairWrite<'_>> =
-                writing.iter().map(|w| PairWrite { changes: &[], ..*w }).collect();
-            cache.finish_write(&none).await;
-            (committed, Vec::new())
-        }
+        let pairs: Vec<(UserId, UserId)> = requests.iter().map(|r| (r.viewer, r.target)).collect();
+        *marks = match cache.begin_write(&pairs).await {
+            true => Marks::Set,
+            false => Marks::Unset,
+        };
+    }
+
+    async fn commit_changes(
+        &self,
+        mut tx: PairTx<'_>,
+        changes: &[RelationChange],
+    ) -> Result<(), ServiceError> {
+        self.round_trip(tx.set_relations(changes)).await?;
+        self.round_trip(tx.commit()).await
+    }
+
+    /// Applies what committed to the cache and lifts the group's marks, before the pairs are
+    /// let go. Returns the users whose changed counts the cache did not hold. Unmarked pairs'
+    /// users are on the dirty list: their keys are forgotten, not updated.
+    async fn finish_cache(
+        &self,
+        pairs: &[(UserId, UserId)],
+        changed: &[Vec<RelationChange>],
+        marks: Marks,
+    ) -> Vec<UserId> {
+        let Some(cache) = self.shared.cache.as_ref().filter(|_| marks == Marks::Set) else {
+            return Vec::new();
+        };
+        self.meter.redis();
+        let writes: Vec<PairWrite<'_>> = pairs
+            .iter()
+            .zip(changed)
+            .map(|(&(a, b), changes)| PairWrite { a, b, changes })
+            .collect();
+        cache.finish_write(&writes).await
     }
 }
 
