@@ -76,7 +76,7 @@ async fn assemble(config: &Config) -> Result<App, BuildFailure> {
     if let Some(cache) = &cache {
         cache.spawn_healer();
     }
-    let service = Service::new(store.clone(), cache.clone());
+    let service = Service::new(store.clone(), cache.clone(), &config.events);
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
     let dev_token = if config.dev_mode {
         Some(auth.keys().mint(FIRST_DEMO_USER, DEV_TOKEN_TTL)?)
@@ -113,6 +113,7 @@ fn router(
         rate_limit: rate_limit.clone(),
         expose_round_trips: config.expose_round_trips,
         max_body_bytes: config.max_body_bytes,
+        subscriptions_per_connection: config.subscriptions_per_connection,
         graphiql,
     };
     // Each transport reads and limits its own bodies, to refuse an oversized one in its own form.

@@ -100,6 +100,35 @@ pub struct Settings {
     /// `extensions.roundTrips`.
     #[arg(long, env = "EXPOSE_ROUND_TRIPS", global = true)]
     pub expose_round_trips: bool,
+    /// `amqp://…`: events travel between instances through this RabbitMQ, one consumer per
+    /// instance. Unset: an instance delivers its own events at once and other instances' within
+    /// EVENTS_POLL_MS.
+    #[arg(long, env = "EVENTS_AMQP_URL", global = true)]
+    pub events_amqp_url: Option<String>,
+    /// `amqp://…`: also publish each follow as the legacy IM server's `following notify` (the
+    /// message python-socketio's KombuManager consumes).
+    #[arg(long, env = "LEGACY_NOTIFY_AMQP_URL", global = true)]
+    pub legacy_notify_amqp_url: Option<String>,
+    /// How long events are kept for subscriptions that resume with `after`, in hours (24 at
+    /// least).
+    #[arg(long, env = "EVENTS_RETENTION_HOURS", global = true, default_value_t = 48)]
+    pub events_retention_hours: u64,
+    /// How often the retention cleanup runs, in milliseconds.
+    #[arg(long, env = "EVENTS_CLEANUP_MS", global = true, default_value_t = 60_000)]
+    pub events_cleanup_ms: u64,
+    /// How often each instance asks the outbox for events that reached its subscribers no
+    /// other way, in milliseconds.
+    #[arg(long, env = "EVENTS_POLL_MS", global = true, default_value_t = 2_000)]
+    pub events_poll_ms: u64,
+    /// Subscriptions one viewer may hold on one instance.
+    #[arg(long, env = "SUBSCRIPTIONS_PER_VIEWER", global = true, default_value_t = 16)]
+    pub subscriptions_per_viewer: usize,
+    /// Subscriptions one WebSocket connection may hold.
+    #[arg(long, env = "SUBSCRIPTIONS_PER_CONNECTION", global = true, default_value_t = 8)]
+    pub subscriptions_per_connection: usize,
+    /// Events waiting for one subscriber before it is cut off (its socket closes with 1013).
+    #[arg(long, env = "SUBSCRIPTION_BUFFER", global = true, default_value_t = 256)]
+    pub subscription_buffer: usize,
     /// Log format: human-readable lines or one JSON object per line.
     #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

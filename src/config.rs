@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use crate::cli::{PersistedMode, Settings};
 use crate::db::StoreOptions;
 use crate::graphql::{Manifest, PersistedQueries, QueryLimits};
+use crate::service::{EventSettings, HubLimits};
 
 /// Where the embedded default keeps its data: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://followgraph.db";
@@ -45,6 +46,10 @@ pub struct Config {
     /// Adds `extensions.roundTrips` to GraphQL responses (for tests and diagnosis).
     pub(crate) expose_round_trips: bool,
     pub(crate) store: StoreOptions,
+    /// How events travel and are kept.
+    pub(crate) events: EventSettings,
+    /// Subscriptions one WebSocket connection may hold.
+    pub(crate) subscriptions_per_connection: usize,
 }
 
 /// Settings that cannot run.
@@ -59,6 +64,8 @@ pub enum ConfigError {
     EmptySecret,
     #[error("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE, the documents that may run")]
     NoManifest,
+    #[error("EVENTS_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS} (got {0})")]
+    ShortRetention(u64),
     /// The trusted documents could not be read or are not what they claim.
     #[error(transparent)]
     Manifest(Box<dyn std::error::Error + Send + Sync>),
@@ -97,6 +104,8 @@ impl Config {
             },
             introspection: settings.graphql_introspection,
             persisted_queries: persisted_queries(settings)?,
+            events: events(settings)?,
+            subscriptions_per_connection: settings.subscriptions_per_connection.max(1),
             store: StoreOptions {
                 max_connections: settings.database_max_connections.max(1),
                 ..StoreOptions::default()
@@ -115,6 +124,27 @@ fn persisted_queries(settings: &Settings) -> Result<PersistedQueries, ConfigErro
             let manifest = Manifest::load(path).map_err(|e| ConfigError::Manifest(Box::new(e)))?;
             PersistedQueries::Only(Arc::new(manifest))
         }
+    })
+}
+
+/// The shortest retention of events (SPEC §10): a client away for a day still resumes.
+const MIN_RETENTION_HOURS: u64 = 24;
+
+fn events(settings: &Settings) -> Result<EventSettings, ConfigError> {
+    if settings.events_retention_hours < MIN_RETENTION_HOURS {
+        return Err(ConfigError::ShortRetention(settings.events_retention_hours));
+    }
+    let url = |url: &Option<String>| url.clone().filter(|url| !url.is_empty());
+    Ok(EventSettings {
+        hub: HubLimits {
+            per_viewer: settings.subscriptions_per_viewer.max(1),
+            buffer: settings.subscription_buffer.max(1),
+        },
+        poll: Duration::from_millis(settings.events_poll_ms.max(1)),
+        retention: Duration::from_secs(settings.events_retention_hours * 3600),
+        cleanup: Duration::from_millis(settings.events_cleanup_ms.max(1)),
+        broker: url(&settings.events_amqp_url),
+        legacy_notify: url(&settings.legacy_notify_amqp_url),
     })
 }
 

@@ -11,7 +11,9 @@
 //!   [`rest`] (the legacy shim), plus [`health`]; [`auth`] turns a bearer token into a viewer
 //!   for both;
 //! - [`service`]: every follow-graph rule, in one place;
-//! - [`db`]: the legacy tables on PostgreSQL or SQLite, and [`cache`]: the legacy Redis keys;
+//! - [`db`]: the legacy tables on PostgreSQL, MySQL or SQLite, with the service's own (counters,
+//!   the event outbox); [`cache`]: the legacy Redis keys; [`broker`]: RabbitMQ, for events
+//!   between instances and the legacy IM server's notifications;
 //! - [`domain`]: ids, relations and users, with no I/O.
 //!
 //! Around them: [`cli`] and [`config`] read and validate settings, [`telemetry`] sets up logs,
@@ -32,6 +34,7 @@ pub mod server;
 pub mod telemetry;
 
 pub(crate) mod auth;
+pub(crate) mod broker;
 pub(crate) mod cache;
 pub(crate) mod content_type;
 pub(crate) mod db;

@@ -20,6 +20,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Transaction};
 
 use super::DbError;
+use crate::domain::event::FollowEvent;
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
 use crate::domain::relation::RelationChange;
@@ -61,6 +62,15 @@ pub(super) trait Dialect {
     /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
     /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
     fn pages(side: Side) -> String;
+    /// Sets the counters of the users bound at `$1` to their rows' counts where they differ
+    /// ([`recounted`]).
+    fn recount_set() -> String;
+    /// The source of the events insert: rows of `(user_id, seq, kind, actor_id, at_micros)`
+    /// from the parameters [`Dialect::insert_events`] binds.
+    const EVENT_SOURCE: &'static str;
+    /// Deletes one batch of the oldest events before the time bound once (`$1`, microseconds),
+    /// none of them its user's latest ([`old_events`]).
+    fn drop_old_events() -> String;
 
     /// Brings the schema to what the service needs: the backend's migrations
     /// (`migrations/<backend>/`), after checking the legacy tables where they are not ours.
@@ -98,6 +108,12 @@ pub(super) trait Dialect {
         sql: &str,
         changes: &[RelationChange],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Writes numbered events with the statement [`Statements::insert_events`].
+    fn insert_events(
+        tx: &mut Transaction<'_, Self::Db>,
+        sql: &str,
+        events: &[FollowEvent],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Releases what [`Dialect::lock`] took, on its connection; `false` when the connection
     /// cannot be trusted to hold nothing afterwards (then it is closed, not returned).
     fn unlock(conn: &mut PoolConnection<Self::Db>) -> impl Future<Output = bool> + Send;
@@ -118,6 +134,10 @@ pub(super) struct Statements {
     pub(crate) recount_ids: String,
     pub(crate) recount_set: String,
     pub(crate) first_count_advance: String,
+    pub(crate) last_event_seqs: String,
+    pub(crate) insert_events: String,
+    pub(crate) events_after: String,
+    pub(crate) drop_old_events: String,
     following_pages: String,
     followers_pages: String,
     following_lists: String,
@@ -177,11 +197,34 @@ impl Statements {
                 D::COUNTER_LOCK
             ),
             recount_ids: recount_ids::<D>(),
-            recount_set: recount_set::<D>(),
+            recount_set: D::recount_set(),
             first_count_advance: format!(
                 "UPDATE followgraph_first_count SET after_user_id = {}",
                 D::param(1)
             ),
+            last_event_seqs: format!(
+                "SELECT {} AS user_id, {} AS seq FROM followgraph_events WHERE {} \
+                 GROUP BY user_id",
+                D::int("user_id"),
+                D::int("MAX(seq)"),
+                D::id_in("user_id", 1)
+            ),
+            insert_events: format!(
+                "INSERT INTO followgraph_events (user_id, seq, kind, actor_id, at_micros) {}",
+                D::EVENT_SOURCE
+            ),
+            events_after: format!(
+                "SELECT {}, {}, {}, {} FROM followgraph_events \
+                 WHERE user_id = {} AND seq > {} ORDER BY seq LIMIT {}",
+                D::int("seq"),
+                D::int("kind"),
+                D::int("actor_id"),
+                D::int("at_micros"),
+                D::param(1),
+                D::param(2),
+                D::param(3)
+            ),
+            drop_old_events: D::drop_old_events(),
             following_pages: D::pages(Side::Following),
             followers_pages: D::pages(Side::Followers),
             following_lists: lists(Side::Following),
@@ -204,6 +247,19 @@ impl Statements {
             Side::Followers => &self.followers_lists,
         }
     }
+}
+
+/// Most events one statement of the retention cleanup deletes.
+const EVENT_CLEANUP_BATCH: usize = 1000;
+
+/// The retention cleanup's choice of rows: one batch of the oldest events before `{before}`,
+/// none of them its user's latest.
+pub(super) fn old_events(before: &str) -> String {
+    format!(
+        "SELECT o.user_id, o.seq FROM followgraph_events o WHERE o.at_micros < {before} \
+         AND EXISTS (SELECT 1 FROM followgraph_events n WHERE n.user_id = o.user_id AND n.seq > o.seq) \
+         ORDER BY o.at_micros LIMIT {EVENT_CLEANUP_BATCH}"
+    )
 }
 
 /// Most users a recount's batch takes: each batch is one short transaction, so that writers of
@@ -232,7 +288,14 @@ fn recount_ids<D: Dialect>() -> String {
 
 /// Sets the counters of the users bound at `$1` that differ from their committed rows; the
 /// rows it changes are the differences found.
-fn recount_set<D: Dialect>() -> String {
+pub(super) fn recount_set_in<D: Dialect>() -> String {
+    let (set, differs) = recounted();
+    format!("UPDATE followgraph_counts SET {set} WHERE {} AND ({differs})", D::id_in("user_id", 1))
+}
+
+/// The recount's assignment of a counter row's counts from its rows, and the condition that
+/// they differ.
+pub(super) fn recounted() -> (String, String) {
     let count = |column| {
         format!(
             "(SELECT COUNT(*) FROM user_relation r \
@@ -240,10 +303,9 @@ fn recount_set<D: Dialect>() -> String {
         )
     };
     let (following, followers) = (count("user_id"), count("target_user_id"));
-    format!(
-        "UPDATE followgraph_counts SET following = {following}, followers = {followers} \
-         WHERE {} AND (following <> {following} OR followers <> {followers})",
-        D::id_in("user_id", 1)
+    (
+        format!("following = {following}, followers = {followers}"),
+        format!("following <> {following} OR followers <> {followers}"),
     )
 }
 

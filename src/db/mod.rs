@@ -58,6 +58,7 @@ mod connect;
 pub(crate) mod demo;
 mod dialect;
 mod error;
+mod events;
 mod lists;
 mod mysql;
 mod pair;

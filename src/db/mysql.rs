@@ -13,8 +13,9 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, MySqlPool, Row, Transaction};
 
-use super::dialect::{columns, Dialect, Statements};
+use super::dialect::{columns, old_events, recounted, Dialect, Statements};
 use super::DbError;
+use crate::domain::event::FollowEvent;
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
 use crate::domain::relation::RelationChange;
@@ -104,6 +105,32 @@ impl Dialect for MysqlBackend {
         "ON DUPLICATE KEY UPDATE relation = VALUES(relation), update_time = VALUES(update_time)";
 
     const COUNTER_LOCK: &'static str = "ON DUPLICATE KEY UPDATE following = following";
+
+    const EVENT_SOURCE: &'static str = "SELECT e.u, e.s, e.k, e.a, e.t FROM JSON_TABLE(?, '$[*]' \
+         COLUMNS (u BIGINT PATH '$[0]', s BIGINT PATH '$[1]', k SMALLINT PATH '$[2]', \
+         a BIGINT PATH '$[3]', t BIGINT PATH '$[4]')) AS e";
+
+    /// A join with the ids: MySQL and MariaDB do not turn `IN (subquery)` into an index lookup
+    /// in an UPDATE, so that form scanned every counter for each batch (the first count of
+    /// 100,000 users slowed from 1 s a batch to 7).
+    fn recount_set() -> String {
+        let (set, differs) = recounted();
+        format!(
+            "UPDATE followgraph_counts JOIN {} ON followgraph_counts.user_id = ids.id \
+             SET {set} WHERE {differs}",
+            json_ids("ids", "id")
+        )
+    }
+
+    /// MySQL cannot delete from a table that a subquery of the same statement reads, but it
+    /// can join a derived table, which `LIMIT` keeps materialized.
+    fn drop_old_events() -> String {
+        format!(
+            "DELETE e FROM followgraph_events e JOIN ({}) AS d \
+             ON e.user_id = d.user_id AND e.seq = d.seq",
+            old_events("?")
+        )
+    }
 
     /// A window function numbers each owner's entries in list order and keeps the first `limit`;
     /// the cursor comes in through a one-row table, so that each parameter appears once.
@@ -198,6 +225,23 @@ impl Dialect for MysqlBackend {
             .map(|c| {
                 let at = local_text(c.at);
                 serde_json::json!([c.user.get(), c.target.get(), c.to.code(), at])
+            })
+            .collect();
+        let rows = serde_json::Value::from(rows).to_string();
+        sqlx::query(sql).bind(rows).execute(&mut **tx).await.map(drop)
+    }
+
+    async fn insert_events(
+        tx: &mut Transaction<'_, MySql>,
+        sql: &str,
+        events: &[FollowEvent],
+    ) -> Result<(), sqlx::Error> {
+        let rows: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| {
+                let (user, actor) = (e.event.user.get(), e.event.actor.get());
+                let at = e.event.at.timestamp_micros();
+                serde_json::json!([user, e.seq, e.event.kind.code(), actor, at])
             })
             .collect();
         let rows = serde_json::Value::from(rows).to_string();

@@ -37,11 +37,11 @@ enum LockedConn {
 
 /// An open transaction under a [`PairLock`], with the statements of its backend.
 pub(crate) struct PairTx<'c> {
-    tx: Tx<'c>,
-    sql: &'c Statements,
+    pub(super) tx: Tx<'c>,
+    pub(super) sql: &'c Statements,
 }
 
-enum Tx<'c> {
+pub(super) enum Tx<'c> {
     Postgres(Transaction<'c, Postgres>),
     Sqlite(Transaction<'c, Sqlite>),
     Mysql(Transaction<'c, MySql>),

@@ -6,8 +6,9 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgPool, Postgres, Transaction};
 
-use super::dialect::{after_cursor, columns, Dialect, Statements};
+use super::dialect::{after_cursor, columns, old_events, recount_set_in, Dialect, Statements};
 use super::DbError;
+use crate::domain::event::FollowEvent;
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
 use crate::domain::relation::RelationChange;
@@ -73,6 +74,17 @@ impl Dialect for PgBackend {
 
     const COUNTER_LOCK: &'static str =
         "ON CONFLICT (user_id) DO UPDATE SET following = followgraph_counts.following";
+
+    const EVENT_SOURCE: &'static str = "SELECT * FROM \
+         unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[])";
+
+    fn recount_set() -> String {
+        recount_set_in::<Self>()
+    }
+
+    fn drop_old_events() -> String {
+        format!("DELETE FROM followgraph_events WHERE (user_id, seq) IN ({})", old_events("$1"))
+    }
 
     /// A LATERAL subquery per owner walks the `(owner, relation, update_time, other)` index and
     /// stops after `$4` rows, however long the list.
@@ -144,6 +156,24 @@ impl Dialect for PgBackend {
             .bind(column(|c| c.target.get()))
             .bind(codes)
             .bind(times)
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+    }
+
+    async fn insert_events(
+        tx: &mut Transaction<'_, Postgres>,
+        sql: &str,
+        events: &[FollowEvent],
+    ) -> Result<(), sqlx::Error> {
+        let column = |f: fn(&FollowEvent) -> i64| events.iter().map(f).collect::<Vec<_>>();
+        let kinds: Vec<i16> = events.iter().map(|e| e.event.kind.code()).collect();
+        sqlx::query(sql)
+            .bind(column(|e| e.event.user.get()))
+            .bind(column(|e| e.seq as i64))
+            .bind(kinds)
+            .bind(column(|e| e.event.actor.get()))
+            .bind(column(|e| e.event.at.timestamp_micros()))
             .execute(&mut **tx)
             .await
             .map(drop)

@@ -7,9 +7,10 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Sqlite, SqlitePool, Transaction};
 
-use super::dialect::{after_cursor, columns, Dialect, Statements};
+use super::dialect::{after_cursor, columns, old_events, recount_set_in, Dialect, Statements};
 use super::postgres::ON_CONFLICT_UPDATE;
 use super::DbError;
+use crate::domain::event::FollowEvent;
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
 use crate::domain::relation::RelationChange;
@@ -74,6 +75,16 @@ impl Dialect for SqliteBackend {
 
     const COUNTER_LOCK: &'static str = "ON CONFLICT (user_id) DO NOTHING";
 
+    const EVENT_SOURCE: &'static str = "VALUES ($1, $2, $3, $4, $5)";
+
+    fn recount_set() -> String {
+        recount_set_in::<Self>()
+    }
+
+    fn drop_old_events() -> String {
+        format!("DELETE FROM followgraph_events WHERE (user_id, seq) IN ({})", old_events("$1"))
+    }
+
     /// SQLite has no LATERAL, so a window function numbers each owner's entries in list order
     /// and keeps the first `$4`.
     fn pages(side: Side) -> String {
@@ -136,6 +147,19 @@ impl Dialect for SqliteBackend {
         for c in changes {
             let query = sqlx::query(sql).bind(c.user.get()).bind(c.target.get());
             query.bind(c.to.code()).bind(c.at).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_events(
+        tx: &mut Transaction<'_, Sqlite>,
+        sql: &str,
+        events: &[FollowEvent],
+    ) -> Result<(), sqlx::Error> {
+        for e in events {
+            let query = sqlx::query(sql).bind(e.event.user.get()).bind(e.seq as i64);
+            let query = query.bind(e.event.kind.code()).bind(e.event.actor.get());
+            query.bind(e.event.at.timestamp_micros()).execute(&mut **tx).await?;
         }
         Ok(())
     }

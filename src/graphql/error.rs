@@ -16,6 +16,9 @@ pub(crate) mod code {
     pub(crate) const QUERY_LIMIT: &str = "QUERY_LIMIT";
     pub(crate) const RATE_LIMITED: &str = "RATE_LIMITED";
     pub(crate) const INTERNAL: &str = "INTERNAL";
+    /// A subscription whose subscriber fell behind its buffer: never sent, the socket closes
+    /// with 1013 instead (http/socket.rs).
+    pub(crate) const SLOW_SUBSCRIBER: &str = "SLOW_SUBSCRIBER";
     /// Apollo's APQ: the hash is unknown, send the document with it.
     pub(crate) const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     /// Apollo's APQ: this server takes no persisted queries.
@@ -92,6 +95,21 @@ impl ErrorExtensions for ServiceError {
                 code::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable; retry later.".to_owned(),
             ),
+            ServiceError::AfterNewestEvent => (
+                code::BAD_USER_INPUT,
+                "`after` names an event that has not happened yet.".to_owned(),
+            ),
+            ServiceError::TooManySubscriptions(limit) => {
+                let message = format!("At most {limit} subscriptions per viewer.");
+                let limit = *limit as u64;
+                return coded(message, code::QUERY_LIMIT).extend_with(|_, e| {
+                    e.set("limit", "subscriptions");
+                    e.set("max", limit);
+                });
+            }
+            ServiceError::SlowSubscriber => {
+                (code::SLOW_SUBSCRIBER, "The subscriber fell behind.".to_owned())
+            }
             ServiceError::Internal(_) | ServiceError::Aborted => {
                 (code::INTERNAL, "Internal error.".to_owned())
             }

@@ -23,6 +23,7 @@ mod prefetch;
 mod query;
 mod request;
 mod scheduling;
+mod subscription;
 mod user;
 mod viewer;
 
@@ -30,7 +31,8 @@ use std::time::{Duration, Instant};
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{EmptySubscription, Response, Schema, ServerError, Variables};
+use async_graphql::{Response, Schema, ServerError, Variables};
+use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::domain::ids::UserId;
 use crate::service::Service;
@@ -40,13 +42,14 @@ use mutation::MutationRoot;
 use query::QueryRoot;
 use request::GraphqlRequest;
 use scheduling::PassTracker;
+use subscription::SubscriptionRoot;
 use viewer::Viewer;
 
 pub(crate) use limits::QueryLimits;
 pub(crate) use persisted::{Manifest, PersistedQueries};
 
 /// The schema type served at `/graphql`.
-pub(crate) type FollowSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub(crate) type FollowSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The GraphQL API: the schema, held to the limits, and what every request shares. It holds no
 /// connection: each request brings the service with it, so the schema can be printed without
@@ -84,7 +87,7 @@ impl Graphql {
         introspection: bool,
         persisted: PersistedQueries,
     ) -> Self {
-        let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
             .limit_complexity(limits.max_complexity);
         let builder = if introspection {
             builder
@@ -138,6 +141,38 @@ impl Graphql {
         response
     }
 
+    /// Executes an admitted request as a stream of responses: one for a query or a mutation
+    /// (as [`Graphql::run`]), one per event for a subscription. Each response of a
+    /// subscription resolves with the same DataLoader, which caches nothing.
+    pub(crate) fn run_stream(
+        &self,
+        admitted: Admitted,
+        service: &Service,
+        viewer: Option<UserId>,
+    ) -> BoxStream<'static, Response> {
+        if admitted.kind != Some(OperationType::Subscription) {
+            let (graphql, service) = (self.clone(), service.clone());
+            return futures_util::stream::once(async move {
+                graphql.run(admitted, &service, viewer).await
+            })
+            .boxed();
+        }
+        let passes = PassTracker::default();
+        let loader = DataLoader::new(GraphLoader::new(service.clone(), viewer), passes.spawner())
+            .delay(Duration::ZERO);
+        let request = admitted.request.data(service.clone()).data(Viewer(viewer)).data(loader);
+        let limits = self.limits;
+        let label = admitted.label;
+        self.schema
+            .execute_stream(request)
+            .map(move |mut response| {
+                limits.recode(&mut response.errors);
+                observe::record(Some(label.clone()), &response, Instant::now());
+                response
+            })
+            .boxed()
+    }
+
     /// The response of a request refused before execution, counted in the metrics.
     pub(crate) fn refused(&self, error: ServerError) -> Response {
         let response = Response::from_errors(vec![error]);
@@ -163,7 +198,7 @@ fn operation_kind(
 
 /// The SDL of the schema, as `followgraph schema` prints it and `schema.graphql` stores it.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish().sdl()
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).finish().sdl()
 }
 
 /// Whether a response is that of a request that never ran: no data, and only errors that belong

@@ -106,9 +106,12 @@ fn service_failure(err: ServiceError) -> (StatusCode, Value) {
         ServiceError::Unavailable(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable.")
         }
-        ServiceError::Internal(_) | ServiceError::Aborted => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
-        }
+        // No legacy route subscribes to events: these cannot reach here.
+        ServiceError::Internal(_)
+        | ServiceError::Aborted
+        | ServiceError::AfterNewestEvent
+        | ServiceError::TooManySubscriptions(_)
+        | ServiceError::SlowSubscriber => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
     };
     (status, json!(message))
 }

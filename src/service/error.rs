@@ -26,6 +26,15 @@ pub(crate) enum ServiceError {
     /// The database could not be reached in time; the client may retry. Logged where it arose.
     #[error("database unavailable")]
     Unavailable(#[source] Arc<DbError>),
+    /// A subscription asked to resume after an event its user has not had yet.
+    #[error("after names an event past the user's newest")]
+    AfterNewestEvent,
+    /// The viewer holds as many subscriptions on this instance as it may.
+    #[error("the viewer holds {0} subscriptions already")]
+    TooManySubscriptions(usize),
+    /// A subscriber fell so far behind that its buffer filled; it was cut off.
+    #[error("the subscriber fell behind its buffer")]
+    SlowSubscriber,
     /// The task running a write panicked or was cancelled by a shutdown.
     #[error("the write task ended before answering")]
     Aborted,

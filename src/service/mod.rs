@@ -5,18 +5,23 @@
 mod counts;
 mod documents;
 mod error;
+mod events;
 mod group;
+mod hub;
 mod lists;
 mod meter;
 mod numbered;
 mod read;
+mod relay;
 mod rules;
 mod write;
 
 pub(crate) use error::ServiceError;
+pub(crate) use hub::HubLimits;
 pub(crate) use lists::MAX_PAGE;
 pub(crate) use meter::RoundTrips;
 pub(crate) use numbered::ListedUser;
+pub(crate) use relay::EventSettings;
 pub(crate) use rules::Action;
 
 use std::future::Future;
@@ -27,6 +32,7 @@ use crate::db::{DbError, Store};
 use documents::LocalDocuments;
 use group::WriteQueue;
 use meter::Meter;
+use relay::Events;
 
 /// The follow graph's operations over a store and an optional cache. Cheap to clone (one
 /// reference count): every request takes its own handle, with its own round-trip meter.
@@ -44,16 +50,23 @@ struct Shared {
     profiles: ProfileCache,
     documents: LocalDocuments,
     writes: WriteQueue,
+    events: Events,
 }
 
 impl Service {
-    /// A service over `store` and `cache`. Starts the task that groups writes, so it must be
-    /// called on a tokio runtime.
-    pub(crate) fn new(store: Store, cache: Option<Cache>) -> Self {
-        let profiles = ProfileCache::default();
-        let documents = LocalDocuments::default();
-        let shared = Shared { store, cache, profiles, documents, writes: WriteQueue::start() };
-        Self { shared: Arc::new(shared), meter: Meter::default() }
+    /// A service over `store` and `cache`. Starts the task that groups writes and the event
+    /// tasks (`relay.rs`), so it must be called on a tokio runtime.
+    pub(crate) fn new(store: Store, cache: Option<Cache>, events: &EventSettings) -> Self {
+        let shared = Arc::new(Shared {
+            store,
+            cache,
+            profiles: ProfileCache::default(),
+            documents: LocalDocuments::default(),
+            writes: WriteQueue::start(),
+            events: Events::start(events),
+        });
+        relay::start_tasks(&shared, events);
+        Self { shared, meter: Meter::default() }
     }
 
     /// A handle that counts its round trips into the returned counter.

@@ -11,6 +11,7 @@ use super::rules::{self, Action, Write};
 use super::{Service, ServiceError};
 use crate::cache::PairWrite;
 use crate::db::{PairLock, PairTx};
+use crate::domain::event::{FollowEvent, NewEvent};
 use crate::domain::ids::UserId;
 use crate::domain::relation::{PairState, Relation, RelationChange};
 
@@ -22,10 +23,11 @@ const DEADLOCK_RETRIES: usize = 4;
 type Outcomes = Vec<Result<(), ServiceError>>;
 
 /// A group's outcomes, and the rows each request's write changed (none for a refusal, a repeat
-/// or a failed commit), in the order of the requests.
+/// or a failed commit), in the order of the requests, and the events it committed.
 struct Written {
     outcomes: Outcomes,
     changed: Vec<Vec<RelationChange>>,
+    events: Vec<FollowEvent>,
 }
 
 /// What the group read under its lock: the targets that exist and every stored row between the
@@ -88,7 +90,8 @@ impl Service {
         self.meter.database();
         lock.release().await;
         match written {
-            Ok(Written { outcomes, .. }) => {
+            Ok(Written { outcomes, events, .. }) => {
+                self.announce(events).await;
                 self.fill_counts_of(&uncounted).await;
                 outcomes
             }
@@ -128,8 +131,12 @@ impl Service {
         let changes: Vec<RelationChange> =
             plans.iter().flatten().flat_map(|changes| changes.iter().copied()).collect();
         let committed = match changes.is_empty() {
-            true => Ok(()),
+            true => Ok(Vec::new()),
             false => self.commit_changes(tx, &changes).await,
+        };
+        let (committed, events) = match committed {
+            Ok(events) => (Ok(()), events),
+            Err(err) => (Err(err), Vec::new()),
         };
         match committed {
             Err(err) if err.is_conflict() => Err(err),
@@ -142,7 +149,7 @@ impl Service {
                     })
                     .collect();
                 let outcomes = plans.into_iter().map(|plan| verdict(plan, &committed)).collect();
-                Ok(Written { outcomes, changed })
+                Ok(Written { outcomes, changed, events })
             }
         }
     }
@@ -177,13 +184,20 @@ impl Service {
         };
     }
 
+    /// Writes the rows and the events they announce (the outbox), and commits them together.
     async fn commit_changes(
         &self,
         mut tx: PairTx<'_>,
         changes: &[RelationChange],
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Vec<FollowEvent>, ServiceError> {
         self.round_trip(tx.set_relations(changes)).await?;
-        self.round_trip(tx.commit()).await
+        let events: Vec<NewEvent> = changes.iter().filter_map(NewEvent::of_change).collect();
+        let recorded = match events.is_empty() {
+            true => Vec::new(),
+            false => self.round_trip(tx.record_events(&events)).await?,
+        };
+        self.round_trip(tx.commit()).await?;
+        Ok(recorded)
     }
 
     /// Applies what committed to the cache and lifts the group's marks, before the pairs are

@@ -76,6 +76,11 @@ impl Socket {
         }
     }
 
+    /// The next message or close if one comes within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Received> {
+        tokio::time::timeout(wait, self.next()).await.ok()
+    }
+
     /// Runs one operation and returns the payloads of its `next` messages and how it ended
     /// (`complete`, or the `error` message's payload).
     pub async fn operation(

@@ -38,6 +38,8 @@ pub(crate) struct GraphqlState {
     pub(crate) expose_round_trips: bool,
     /// Largest request body.
     pub(crate) max_body_bytes: usize,
+    /// Subscriptions one WebSocket connection may hold at once.
+    pub(crate) subscriptions_per_connection: usize,
     /// The GraphiQL page, with its default headers filled in.
     pub(crate) graphiql: Bytes,
 }

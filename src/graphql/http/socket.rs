@@ -13,11 +13,18 @@
 //!   rate limit, one count per operation; a refusal is an `error` message for that id. A
 //!   duplicate id of a running operation closes with 4409, a message that is not of the protocol
 //!   with 4400, a `subscribe` before the ack with 4401.
+//! - A subscription sends `next` for each event until the client completes it. A connection
+//!   holds at most `SUBSCRIPTIONS_PER_CONNECTION` of them (one more is refused with an `error`,
+//!   `QUERY_LIMIT`, `limit: "subscriptions"`). A subscriber that falls behind its buffer is cut
+//!   off: the socket closes with 1013 (try again later), and the client resumes with `after`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Response, ServerError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -30,7 +37,8 @@ use tokio::task::AbortHandle;
 use super::GraphqlState;
 use crate::auth::{AuthError, Session};
 use crate::domain::ids::UserId;
-use crate::graphql::error::rate_limited;
+use crate::graphql::error::{code, code_of, rate_limited};
+use crate::graphql::limits::refusal;
 use crate::graphql::never_ran;
 use crate::graphql::request::GraphqlRequest;
 use crate::ratelimit::Client;
@@ -81,6 +89,8 @@ enum Event {
     Send(Message),
     /// The operation has ended; send this last message for it.
     Done { id: String, last: Message },
+    /// Close the connection.
+    Close(Close),
 }
 
 /// Upgrades to a WebSocket that speaks graphql-transport-ws.
@@ -110,6 +120,8 @@ struct Connection {
     session: Option<(Option<UserId>, Option<SystemTime>)>,
     running: HashMap<String, AbortHandle>,
     events: (mpsc::Sender<Event>, mpsc::Receiver<Event>),
+    /// Subscriptions running on this connection.
+    subscriptions: Arc<AtomicUsize>,
 }
 
 /// Why the connection ends.
@@ -118,7 +130,8 @@ struct Close(u16, &'static str);
 impl Connection {
     fn new(state: GraphqlState, peer: IpAddr) -> Self {
         let events = mpsc::channel(OUTBOX);
-        Self { state, peer, session: None, running: HashMap::new(), events }
+        let subscriptions = Arc::default();
+        Self { state, peer, session: None, running: HashMap::new(), events, subscriptions }
     }
 
     async fn refuse(self, mut socket: WebSocket) {
@@ -158,6 +171,7 @@ impl Connection {
                             self.running.remove(&id);
                             last
                         }
+                        Event::Close(close) => break Some(close),
                     };
                     if out.send(message).await.is_err() {
                         break None;
@@ -268,8 +282,10 @@ impl Connection {
         let events = self.events.0.clone();
         let state = self.state.clone();
         let task_id = id.clone();
+        let subscriptions = self.subscriptions.clone();
         let task = tokio::spawn(async move {
-            let last = run(&state, &task_id, request, viewer, &events).await;
+            let operation = Operation { state: &state, id: &task_id, viewer, events: &events };
+            let last = operation.run(request, &subscriptions).await;
             let _ = events.send(Event::Done { id: task_id, last }).await;
         });
         self.running.insert(id, task.abort_handle());
@@ -277,29 +293,72 @@ impl Connection {
     }
 }
 
-/// Runs one operation and returns its last message.
-async fn run(
-    state: &GraphqlState,
-    id: &str,
-    request: GraphqlRequest,
+/// One operation of a connection, run in its own task.
+struct Operation<'a> {
+    state: &'a GraphqlState,
+    id: &'a str,
     viewer: Option<UserId>,
-    events: &mpsc::Sender<Event>,
-) -> Message {
-    let service = &state.service;
-    let admitted = match request.check_readable() {
-        Ok(()) => state.graphql.admit(request, service).await,
-        Err(error) => Err(error),
-    };
-    let admitted = match admitted {
-        Ok(admitted) => admitted,
-        Err(error) => return error_message(id, &[error]),
-    };
-    let response = state.graphql.run(admitted, service, viewer).await;
-    if never_ran(&response) {
-        return error_message(id, &response.errors);
+    events: &'a mpsc::Sender<Event>,
+}
+
+impl Operation<'_> {
+    /// Runs the operation and returns its last message: `next` for each response (one for a
+    /// query or mutation, one per event for a subscription), then `complete`; or `error`.
+    async fn run(&self, request: GraphqlRequest, subscriptions: &Arc<AtomicUsize>) -> Message {
+        let service = &self.state.service;
+        let admitted = match request.check_readable() {
+            Ok(()) => self.state.graphql.admit(request, service).await,
+            Err(error) => Err(error),
+        };
+        let admitted = match admitted {
+            Ok(admitted) => admitted,
+            Err(error) => return error_message(self.id, &[error]),
+        };
+        let _slot = match admitted.kind() {
+            Some(OperationType::Subscription) => {
+                match Slot::take(subscriptions, self.state.subscriptions_per_connection) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        let limit = self.state.subscriptions_per_connection;
+                        return error_message(self.id, &[refusal("subscriptions", limit)]);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let mut responses = self.state.graphql.run_stream(admitted, service, self.viewer);
+        while let Some(response) = responses.next().await {
+            if never_ran(&response) {
+                return error_message(self.id, &response.errors);
+            }
+            if response.errors.iter().any(|e| code_of(e) == Some(code::SLOW_SUBSCRIBER)) {
+                let close = Close(close::TRY_AGAIN_LATER, "Subscriber too slow; resume with after");
+                let _ = self.events.send(Event::Close(close)).await;
+                break;
+            }
+            if self.events.send(Event::Send(next_message(self.id, &response))).await.is_err() {
+                break;
+            }
+        }
+        text_message(&json!({ "type": "complete", "id": self.id }))
     }
-    let _ = events.send(Event::Send(next_message(id, &response))).await;
-    text_message(&json!({ "type": "complete", "id": id }))
+}
+
+/// One of a connection's subscription places, given back when dropped.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl<'a> Slot<'a> {
+    fn take(taken: &'a AtomicUsize, limit: usize) -> Option<Self> {
+        let claimed = taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1));
+        claimed.ok().map(|_| Slot(taken))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn next_message(id: &str, response: &Response) -> Message {

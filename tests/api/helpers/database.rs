@@ -164,6 +164,12 @@ impl TestDatabase {
         rows.into_iter().map(|(text,)| text).collect()
     }
 
+    /// The first two columns of each row of a query that selects integers.
+    pub async fn pairs(&self, sql: &str) -> Vec<(i64, i64)> {
+        on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
     /// Inserts a follow row with the given time, as a legacy bulk import would.
     pub async fn insert_follow(&self, user: i64, target: i64, at: DateTime<Utc>) {
         let sql = self.pick(
