@@ -14,15 +14,17 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::token::TokenKeys;
 use crate::auth::Authenticator;
+use crate::broker::{EventBroker, LegacyNotifier};
 use crate::cache::{Cache, CacheOptions};
 use crate::config::Config;
 use crate::db::demo::FIRST_DEMO_USER;
 use crate::db::{DbError, Store};
 use crate::graphql::http::GraphqlState;
+use crate::health::Brokers;
 use crate::health::Draining;
 use crate::ratelimit::{self, RateLimit, Refusal};
 use crate::rest::{BodyLimit, RestState};
-use crate::service::Service;
+use crate::service::{EventLinks, Service};
 use crate::{graphql, health, metrics, rest};
 
 /// A built application: its router, and what shutdown needs.
@@ -76,7 +78,15 @@ async fn assemble(config: &Config) -> Result<App, BuildFailure> {
     if let Some(cache) = &cache {
         cache.spawn_healer();
     }
-    let service = Service::new(store.clone(), cache.clone(), &config.events);
+    let links = EventLinks {
+        broker: config.events_amqp_url.clone().map(EventBroker::start),
+        notifier: config.legacy_notify_amqp_url.clone().map(LegacyNotifier::start),
+    };
+    let brokers = Brokers {
+        events: links.broker.as_ref().map(|(broker, _)| broker.status()),
+        legacy_notify: links.notifier.as_ref().map(LegacyNotifier::status),
+    };
+    let service = Service::new(store.clone(), cache.clone(), &config.events, links);
     let auth = Authenticator::new(TokenKeys::new(&config.jwt_secret), service.clone());
     let dev_token = if config.dev_mode {
         Some(auth.keys().mint(FIRST_DEMO_USER, DEV_TOKEN_TTL)?)
@@ -85,7 +95,7 @@ async fn assemble(config: &Config) -> Result<App, BuildFailure> {
     };
     let draining = Draining::default();
     let graphiql = graphql::http::graphiql_page(dev_token.as_deref());
-    let probes = health::router(store.clone(), cache.clone(), draining.clone())
+    let probes = health::router(store.clone(), cache.clone(), brokers, draining.clone())
         .merge(metrics::router(store.clone(), cache));
     let router = router(service, auth, config, probes, graphiql);
     Ok(App { router, store, dev_token, draining })

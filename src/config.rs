@@ -50,6 +50,10 @@ pub struct Config {
     pub(crate) events: EventSettings,
     /// Subscriptions one WebSocket connection may hold.
     pub(crate) subscriptions_per_connection: usize,
+    /// The broker between instances, if any.
+    pub(crate) events_amqp_url: Option<String>,
+    /// The legacy IM server's broker, if its notifications are sent.
+    pub(crate) legacy_notify_amqp_url: Option<String>,
 }
 
 /// Settings that cannot run.
@@ -83,7 +87,7 @@ impl Config {
         Ok(Self {
             embedded: database_url.is_none(),
             database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-            redis_url: settings.redis_url.clone().filter(|url| !url.is_empty()),
+            redis_url: nonempty(&settings.redis_url),
             jwt_secret,
             dev_mode,
             listen_addr: settings.listen_addr,
@@ -106,6 +110,8 @@ impl Config {
             persisted_queries: persisted_queries(settings)?,
             events: events(settings)?,
             subscriptions_per_connection: settings.subscriptions_per_connection.max(1),
+            events_amqp_url: nonempty(&settings.events_amqp_url),
+            legacy_notify_amqp_url: nonempty(&settings.legacy_notify_amqp_url),
             store: StoreOptions {
                 max_connections: settings.database_max_connections.max(1),
                 ..StoreOptions::default()
@@ -134,7 +140,6 @@ fn events(settings: &Settings) -> Result<EventSettings, ConfigError> {
     if settings.events_retention_hours < MIN_RETENTION_HOURS {
         return Err(ConfigError::ShortRetention(settings.events_retention_hours));
     }
-    let url = |url: &Option<String>| url.clone().filter(|url| !url.is_empty());
     Ok(EventSettings {
         hub: HubLimits {
             per_viewer: settings.subscriptions_per_viewer.max(1),
@@ -143,9 +148,12 @@ fn events(settings: &Settings) -> Result<EventSettings, ConfigError> {
         poll: Duration::from_millis(settings.events_poll_ms.max(1)),
         retention: Duration::from_secs(settings.events_retention_hours * 3600),
         cleanup: Duration::from_millis(settings.events_cleanup_ms.max(1)),
-        broker: url(&settings.events_amqp_url),
-        legacy_notify: url(&settings.legacy_notify_amqp_url),
     })
+}
+
+/// A setting that is unset when empty.
+fn nonempty(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|value| !value.is_empty())
 }
 
 /// A secret that lives as long as the process: tokens from an earlier run stop working.

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::broker::LinkStatus;
 use crate::cache::Cache;
 use crate::db::Store;
 
@@ -27,14 +28,23 @@ impl Draining {
     }
 }
 
+/// The broker links, as readiness reports them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Brokers {
+    pub(crate) events: Option<LinkStatus>,
+    pub(crate) legacy_notify: Option<LinkStatus>,
+}
+
 /// `/healthz` (the process answers) and `/readyz` (the database answers too, and the process
 /// is not shutting down).
-pub(crate) fn router(store: Store, cache: Option<Cache>, draining: Draining) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(Probed {
-        store,
-        cache,
-        draining,
-    })
+pub(crate) fn router(
+    store: Store,
+    cache: Option<Cache>,
+    brokers: Brokers,
+    draining: Draining,
+) -> Router {
+    let probed = Probed { store, cache, brokers, draining };
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(probed)
 }
 
 /// What readiness looks at: the parts underneath the service, not the service itself.
@@ -42,6 +52,7 @@ pub(crate) fn router(store: Store, cache: Option<Cache>, draining: Draining) -> 
 struct Probed {
     store: Store,
     cache: Option<Cache>,
+    brokers: Brokers,
     draining: Draining,
 }
 
@@ -67,8 +78,21 @@ async fn readyz(State(probed): State<Probed>) -> (StatusCode, Json<Value>) {
         "status": if ready { "ready" } else { "unready" },
         "database": { "backend": probed.store.backend(), "state": database },
         "cache": cache_state(probed.cache.as_ref()).await,
+        "events_broker": link_state(probed.brokers.events.as_ref()),
+        "legacy_notify": link_state(probed.brokers.legacy_notify.as_ref()),
     });
     (status, Json(body))
+}
+
+/// A broker link's state, for operators: like the cache, a broker that is away never makes the
+/// service unready (events reach subscribers through the outbox meanwhile).
+fn link_state(link: Option<&LinkStatus>) -> Value {
+    let state = match link {
+        None => "disabled",
+        Some(link) if link.is_up() => "connected",
+        Some(_) => "unavailable",
+    };
+    json!({ "state": state })
 }
 
 /// The cache's state, for operators: a Redis outage is reported but does not make the service

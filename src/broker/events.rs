@@ -13,20 +13,24 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::link::Link;
+use super::link::{Link, LinkStatus};
 use crate::domain::event::{EventParts, FollowEvent};
 
 /// The exchange every instance publishes to and reads from.
 const EXCHANGE: &str = "followgraph.events";
 
-/// Groups of events waiting to be published while the broker is away; past this, new ones are
-/// dropped (other instances' catch-up polls still find them in the outbox).
-const OUTBOUND: usize = 10_000;
+/// Groups of events waiting to be published while the broker is away, or to be handed out
+/// here; past this, new ones are dropped (the catch-up polls find them in the outbox).
+const QUEUED: usize = 10_000;
+
+/// Other instances' events, as they arrive.
+pub(crate) type Inbound = mpsc::Receiver<Vec<FollowEvent>>;
 
 /// The link between this instance's events and the other instances'. Dropping it stops it.
 #[derive(Debug)]
 pub(crate) struct EventBroker {
     outbound: mpsc::Sender<Vec<FollowEvent>>,
+    status: LinkStatus,
     task: AbortHandle,
 }
 
@@ -45,15 +49,19 @@ struct Message {
 }
 
 impl EventBroker {
-    /// Connects to `url` (and reconnects whenever needed); `inbound` receives the events that
-    /// other instances commit.
-    pub(crate) fn start(
-        url: String,
-        inbound: impl Fn(Vec<FollowEvent>) + Send + Sync + 'static,
-    ) -> Self {
-        let (outbound, queued) = mpsc::channel(OUTBOUND);
-        let task = tokio::spawn(run(Link::new(url, "events"), queued, inbound));
-        Self { outbound, task: task.abort_handle() }
+    /// Connects to `url` (and reconnects whenever needed); the events other instances commit
+    /// come out of the returned queue.
+    pub(crate) fn start(url: String) -> (Self, Inbound) {
+        let (outbound, queued) = mpsc::channel(QUEUED);
+        let (arrived, inbound) = mpsc::channel(QUEUED);
+        let status = LinkStatus::default();
+        let task = tokio::spawn(run(Link::new(url, "events", status.clone()), queued, arrived));
+        (Self { outbound, status, task: task.abort_handle() }, inbound)
+    }
+
+    /// Whether the link is connected now.
+    pub(crate) fn status(&self) -> LinkStatus {
+        self.status.clone()
     }
 
     /// Publishes a committed group's events, in the background.
@@ -67,12 +75,12 @@ impl EventBroker {
 async fn run(
     mut link: Link,
     mut queued: mpsc::Receiver<Vec<FollowEvent>>,
-    inbound: impl Fn(Vec<FollowEvent>),
+    arrived: mpsc::Sender<Vec<FollowEvent>>,
 ) {
     let origin: u64 = rand::random();
     loop {
         let channel = link.open().await;
-        match session(&channel, origin, &mut queued, &inbound).await {
+        match session(&channel, origin, &mut queued, &arrived).await {
             Ok(Ended::Stopped) => return,
             Ok(Ended::Lost) => {}
             Err(err) => tracing::warn!(error = %err, "broker session failed"),
@@ -92,7 +100,7 @@ async fn session(
     channel: &Channel,
     origin: u64,
     queued: &mut mpsc::Receiver<Vec<FollowEvent>>,
-    inbound: &impl Fn(Vec<FollowEvent>),
+    arrived: &mpsc::Sender<Vec<FollowEvent>>,
 ) -> Result<Ended, lapin::Error> {
     let (kind, none) = (ExchangeKind::Fanout, FieldTable::default());
     channel
@@ -117,7 +125,9 @@ async fn session(
             delivery = consumer.next() => match delivery {
                 Some(Ok(delivery)) => {
                     if let Some(events) = decode(&delivery.data, origin) {
-                        inbound(events);
+                        if arrived.try_send(events).is_err() {
+                            metrics::counter!("broker_dropped_total", "link" => "inbound").increment(1);
+                        }
                     }
                 }
                 Some(Err(err)) => return Err(err),

@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::link::Link;
+use super::link::{Link, LinkStatus};
 use crate::domain::ids::UserId;
 
 /// python-socketio's default channel: the exchange KombuManager publishes and listens on.
@@ -49,6 +49,7 @@ pub(crate) struct Notice {
 #[derive(Debug)]
 pub(crate) struct LegacyNotifier {
     queue: mpsc::Sender<Notice>,
+    status: LinkStatus,
     task: AbortHandle,
 }
 
@@ -61,8 +62,14 @@ impl Drop for LegacyNotifier {
 impl LegacyNotifier {
     pub(crate) fn start(url: String) -> Self {
         let (queue, held) = mpsc::channel(HELD);
-        let task = tokio::spawn(run(Link::new(url, "legacy_notify"), held));
-        Self { queue, task: task.abort_handle() }
+        let status = LinkStatus::default();
+        let task = tokio::spawn(run(Link::new(url, "legacy_notify", status.clone()), held));
+        Self { queue, status, task: task.abort_handle() }
+    }
+
+    /// Whether the link is connected now.
+    pub(crate) fn status(&self) -> LinkStatus {
+        self.status.clone()
     }
 
     /// Queues notices for publishing, in order.

@@ -1,5 +1,7 @@
 //! One connection and channel to the broker, opened again after any failure.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::{Channel, Connection, ConnectionProperties};
@@ -21,17 +23,33 @@ enum OpenError {
     Amqp(#[from] lapin::Error),
 }
 
+/// Whether a link is connected now, for readiness reports. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LinkStatus(Arc<AtomicBool>);
+
+impl LinkStatus {
+    pub(crate) fn is_up(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, up: bool, what: &'static str) {
+        self.0.store(up, Ordering::Release);
+        metrics::gauge!("broker_connected", "link" => what).set(f64::from(u8::from(up)));
+    }
+}
+
 /// The connection of one use of the broker; `what` names it in logs and metrics.
 pub(super) struct Link {
     url: String,
     what: &'static str,
     backoff: Duration,
     connection: Option<Connection>,
+    status: LinkStatus,
 }
 
 impl Link {
-    pub(super) fn new(url: String, what: &'static str) -> Self {
-        Self { url, what, backoff: Duration::ZERO, connection: None }
+    pub(super) fn new(url: String, what: &'static str, status: LinkStatus) -> Self {
+        Self { url, what, backoff: Duration::ZERO, connection: None, status }
     }
 
     /// A channel on a fresh connection; tries until the broker answers, waiting longer after
@@ -42,7 +60,7 @@ impl Link {
             match tokio::time::timeout(CONNECT_TIMEOUT, self.connect()).await {
                 Ok(Ok(channel)) => {
                     tracing::info!(link = self.what, "broker connected");
-                    metrics::gauge!("broker_connected", "link" => self.what).set(1.0);
+                    self.status.set(true, self.what);
                     self.backoff = FIRST_BACKOFF;
                     return channel;
                 }
@@ -55,7 +73,7 @@ impl Link {
     /// Closes a connection whose channel failed; the next [`Link::open`] opens another.
     pub(super) async fn lost(&mut self) {
         tracing::warn!(link = self.what, "broker connection lost; reconnecting");
-        metrics::gauge!("broker_connected", "link" => self.what).set(0.0);
+        self.status.set(false, self.what);
         if let Some(connection) = self.connection.take() {
             let _ = connection.close(0, "reconnecting".into()).await;
         }

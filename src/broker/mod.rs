@@ -15,5 +15,6 @@ mod events;
 mod legacy;
 mod link;
 
-pub(crate) use events::EventBroker;
+pub(crate) use events::{EventBroker, Inbound};
 pub(crate) use legacy::{LegacyNotifier, Notice};
+pub(crate) use link::LinkStatus;

@@ -21,7 +21,7 @@ pub(crate) use hub::HubLimits;
 pub(crate) use lists::MAX_PAGE;
 pub(crate) use meter::RoundTrips;
 pub(crate) use numbered::ListedUser;
-pub(crate) use relay::EventSettings;
+pub(crate) use relay::{EventLinks, EventSettings};
 pub(crate) use rules::Action;
 
 use std::future::Future;
@@ -56,14 +56,19 @@ struct Shared {
 impl Service {
     /// A service over `store` and `cache`. Starts the task that groups writes and the event
     /// tasks (`relay.rs`), so it must be called on a tokio runtime.
-    pub(crate) fn new(store: Store, cache: Option<Cache>, events: &EventSettings) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        cache: Option<Cache>,
+        events: &EventSettings,
+        links: EventLinks,
+    ) -> Self {
         let shared = Arc::new(Shared {
             store,
             cache,
             profiles: ProfileCache::default(),
             documents: LocalDocuments::default(),
             writes: WriteQueue::start(),
-            events: Events::start(events),
+            events: Events::start(events, links),
         });
         relay::start_tasks(&shared, events);
         Self { shared, meter: Meter::default() }

@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::hub::{Hub, HubLimits};
 use super::{Service, Shared};
-use crate::broker::{EventBroker, LegacyNotifier, Notice};
+use crate::broker::{EventBroker, Inbound, LegacyNotifier, Notice};
 use crate::domain::event::{EventKind, FollowEvent};
 use crate::domain::ids::UserId;
 
@@ -31,10 +31,15 @@ pub(crate) struct EventSettings {
     pub(crate) retention: Duration,
     /// How often the retention cleanup runs.
     pub(crate) cleanup: Duration,
-    /// `EVENTS_AMQP_URL`: the broker between instances.
-    pub(crate) broker: Option<String>,
-    /// `LEGACY_NOTIFY_AMQP_URL`: the legacy IM server's broker.
-    pub(crate) legacy_notify: Option<String>,
+}
+
+/// The broker links events go out on (made in `app.rs`, which reports their state).
+#[derive(Debug, Default)]
+pub(crate) struct EventLinks {
+    /// Between instances, with the events that arrive from the others.
+    pub(crate) broker: Option<(EventBroker, Inbound)>,
+    /// To the legacy IM server.
+    pub(crate) notifier: Option<LegacyNotifier>,
 }
 
 /// The event machinery of one service.
@@ -46,15 +51,15 @@ pub(super) struct Events {
 }
 
 impl Events {
-    /// Connects what `settings` name; must run on a tokio runtime.
-    pub(super) fn start(settings: &EventSettings) -> Self {
+    /// The hub, and the links with what arrives on them handed out; must run on a tokio
+    /// runtime.
+    pub(super) fn start(settings: &EventSettings, links: EventLinks) -> Self {
         let hub = Hub::new(settings.hub);
-        let broker = settings.broker.clone().map(|url| {
-            let inbound = hub.clone();
-            EventBroker::start(url, move |events| inbound.hand_out(&events))
+        let broker = links.broker.map(|(broker, inbound)| {
+            tokio::spawn(hand_out_arrivals(hub.clone(), inbound));
+            broker
         });
-        let notifier = settings.legacy_notify.clone().map(LegacyNotifier::start);
-        Self { hub, broker, notifier }
+        Self { hub, broker, notifier: links.notifier }
     }
 
     /// Sends a committed group's events to the other instances and the legacy IM server, in
@@ -98,6 +103,14 @@ impl Service {
             })
             .collect();
         notifier.notify(notices);
+    }
+}
+
+/// Hands out the events other instances committed, as the broker brings them; ends with the
+/// broker.
+async fn hand_out_arrivals(hub: Hub, mut inbound: Inbound) {
+    while let Some(events) = inbound.recv().await {
+        hub.hand_out(&events);
     }
 }
 

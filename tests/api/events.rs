@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::helpers::{error_code, Actor, Setup, TestApp};
 use crate::socket::{Received, Socket};
 
-const EVENTS: &str = "subscription($after: ID) {
+pub const EVENTS: &str = "subscription($after: ID) {
     followEvents(after: $after) { id kind at actor { id name } }
 }";
 
@@ -67,6 +67,7 @@ backend_suite!(
     events_need_a_viewer_and_a_real_event_id,
 );
 backend_setups!(subscriptions_are_bounded_per_connection_and_per_viewer);
+setup_suite!([sqlite, postgres] a_subscriber_that_falls_behind_is_cut_off_with_1013);
 
 async fn each_new_follower_is_told_once_in_order_and_nothing_else_is(app: &TestApp) {
     let users = app.actors(4).await;
@@ -165,5 +166,34 @@ async fn subscriptions_are_bounded_per_connection_and_per_viewer(setup: Setup) {
     let mut three = Socket::as_actor(&app, v).await;
     three.send(json!({ "type": "subscribe", "id": "e", "payload": payload })).await;
     nothing_more(&mut three).await; // taken: the closed connection's places were given back
+    app.teardown().await;
+}
+
+async fn a_subscriber_that_falls_behind_is_cut_off_with_1013(setup: Setup) {
+    let Some(app) = setup.app().tune(|s| s.subscription_buffer = 4).spawn().await else { return };
+    let users = app.actors(401).await;
+    let (v, followers) = users.split_first().unwrap();
+    let mut socket = Socket::as_slow_actor(&app, v, 2048).await;
+    let payload = json!({ "query": EVENTS, "variables": {} });
+    socket.send(json!({ "type": "subscribe", "id": "e", "payload": payload })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The client reads nothing while 400 follows happen: its window, the socket's queues and
+    // the subscriber's buffer of 4 fill, and the subscriber is cut off.
+    for chunk in followers.chunks(50) {
+        futures_util::future::join_all(chunk.iter().map(|f| app.rest_follow(f, json!(v.id)))).await;
+    }
+    let mut delivered = 0;
+    let closed = loop {
+        match socket.next().await {
+            Received::Message(m) if m["type"] == "next" => delivered += 1,
+            Received::Closed(code, reason) => break (code, reason),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(closed.0, 1013, "{closed:?} after {delivered} events");
+    assert!(delivered < 400, "cut off before the end: {delivered}");
+    let resumed = delivered.to_string();
+    let mut back = subscribe(&app, v, Some(&resumed)).await;
+    assert_eq!(next_event(&mut back).await.0, delivered as u64 + 1, "it resumes where it was cut");
     app.teardown().await;
 }

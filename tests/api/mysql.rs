@@ -70,12 +70,13 @@ async fn migrate_changes_no_legacy_column_and_adds_only_its_own_indexes() {
         tables,
         [
             "followgraph_counts",
+            "followgraph_events",
             "followgraph_first_count",
             "user_basic",
             "user_relation",
             "_sqlx_migrations"
         ],
-        "its own tables: the counters, the first count's progress and sqlx's"
+        "its own tables: the counters, the event outbox, the first count's progress and sqlx's"
     );
     let triggers = database
         .strings(

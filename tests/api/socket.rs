@@ -26,7 +26,31 @@ pub enum Received {
 impl Socket {
     /// Opens `/graphql/ws` offering `protocol` (or none).
     pub async fn open_with(app: &TestApp, protocol: &str) -> Socket {
+        Socket::open_at(app.addr, protocol).await
+    }
+
+    /// As `actor`, over a connection whose client takes at most `window` bytes in before the
+    /// test reads them: a client on a slow network.
+    pub async fn as_slow_actor(app: &TestApp, actor: &Actor, window: u32) -> Socket {
+        let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
+        tcp.set_recv_buffer_size(window).expect("receive buffer");
+        let stream = tcp.connect(app.addr).await.expect("connect");
         let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+        let (stream, _) = tokio_tungstenite::client_async(request, stream).await.expect("ws");
+        let mut socket = Socket(stream);
+        let payload = json!({ "Authorization": format!("Bearer {}", actor.token) });
+        socket.send(json!({ "type": "connection_init", "payload": payload })).await;
+        assert_eq!(socket.next().await, Received::Message(json!({ "type": "connection_ack" })));
+        socket
+    }
+
+    /// Opens `/graphql/ws` of the instance at `addr`.
+    async fn open_at(addr: std::net::SocketAddr, protocol: &str) -> Socket {
+        let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
         if !protocol.is_empty() {
             request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap());
         }
@@ -36,7 +60,11 @@ impl Socket {
 
     /// Opens the socket and initialises it with `payload`, expecting the ack.
     pub async fn ready(app: &TestApp, payload: Value) -> Socket {
-        let mut socket = Socket::open_with(app, "graphql-transport-ws").await;
+        Socket::ready_at(app.addr, payload).await
+    }
+
+    async fn ready_at(addr: std::net::SocketAddr, payload: Value) -> Socket {
+        let mut socket = Socket::open_at(addr, "graphql-transport-ws").await;
         socket.send(json!({ "type": "connection_init", "payload": payload })).await;
         assert_eq!(socket.next().await, Received::Message(json!({ "type": "connection_ack" })));
         socket
@@ -44,7 +72,12 @@ impl Socket {
 
     /// As `actor`, with the token as graphql-ws clients send it.
     pub async fn as_actor(app: &TestApp, actor: &Actor) -> Socket {
-        Socket::ready(app, json!({ "Authorization": format!("Bearer {}", actor.token) })).await
+        Socket::as_actor_at(app.addr, actor).await
+    }
+
+    /// As `actor`, on the instance at `addr`.
+    pub async fn as_actor_at(addr: std::net::SocketAddr, actor: &Actor) -> Socket {
+        Socket::ready_at(addr, json!({ "Authorization": format!("Bearer {}", actor.token) })).await
     }
 
     pub async fn send(&mut self, message: Value) {

@@ -52,6 +52,11 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages waiting for a slow client before operations stop producing more.
 const OUTBOX: usize = 64;
 
+/// How long one message may take to go out before the client counts as gone: a socket whose
+/// peer stopped reading would otherwise hold its operations (and their buffers) for as long as
+/// TCP keeps it open.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The protocol's close codes (PROTOCOL.md), and the WebSocket one for "try again later".
 mod close {
     pub(crate) const BAD_MESSAGE: u16 = 4400;
@@ -145,7 +150,8 @@ impl Connection {
         let writer = tokio::spawn(async move {
             while let Some(message) = outbox.recv().await {
                 let closing = matches!(message, Message::Close(_));
-                if sink.send(message).await.is_err() || closing {
+                let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await;
+                if !matches!(sent, Ok(Ok(()))) || closing {
                     return;
                 }
             }

@@ -4,8 +4,10 @@
 
 mod binary;
 mod database;
+mod im_server;
 mod legacy;
 mod mariadb;
+mod rabbitmq;
 mod redis;
 
 use std::net::SocketAddr;
@@ -25,8 +27,10 @@ use tokio::sync::oneshot;
 
 pub use binary::{run_command, Binary};
 pub use database::{Backend, RelationRow, TestDatabase};
+pub use im_server::ImServer;
 pub use legacy::LegacyApp;
 pub use mariadb::PrivateMariadb;
+pub use rabbitmq::{amqp_addr, amqp_url};
 pub use redis::{free_port, redis_connection, redis_url, PrivateRedis};
 
 /// The secret every test app signs with; the PyJWT fixture was minted with it.
@@ -156,20 +160,7 @@ impl AppBuilder {
         for tune in self.tunes {
             tune(&mut settings);
         }
-        let config = Config::from_settings(&settings).expect("config");
-        let built = app::build(&config).await.expect("app builds");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let header_timeout = config.header_read_timeout;
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            followgraph::server::serve(listener, built.router, shutdown, header_timeout)
-                .await
-                .expect("serve");
-        });
+        let (addr, stop) = serve(&settings).await;
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         let redis = match &redis_url {
@@ -186,6 +177,32 @@ impl AppBuilder {
             stop: Some(stop),
         })
     }
+}
+
+/// Builds an app from `settings` and serves it on a loopback port until the sender is dropped.
+async fn serve(settings: &Settings) -> (SocketAddr, oneshot::Sender<()>) {
+    let config = Config::from_settings(settings).expect("config");
+    let built = app::build(&config).await.expect("app builds");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let header_timeout = config.header_read_timeout;
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        followgraph::server::serve(listener, built.router, shutdown, header_timeout)
+            .await
+            .expect("serve");
+    });
+    (addr, stop)
+}
+
+/// One more instance of the service on a test app's database and Redis, as another one behind
+/// a load balancer would be; stopped when dropped.
+pub struct Instance {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
 }
 
 pub struct TestApp {
@@ -221,6 +238,16 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Starts another instance on this app's database and Redis, with `tune` applied to the
+    /// test settings.
+    pub async fn another_instance(&self, tune: impl FnOnce(&mut Settings)) -> Instance {
+        let mut settings = settings_for(self.database.url());
+        settings.redis_url = self.redis_url.clone();
+        tune(&mut settings);
+        let (addr, stop) = serve(&settings).await;
+        Instance { addr, _stop: stop }
     }
 
     /// Inserts `n` users with ids unique to this test and returns them with tokens.

@@ -38,3 +38,33 @@ test('a bad token closes the socket with 4403', async () => {
   assert.equal(closed, 4403);
   await ws.dispose();
 });
+
+test('a subscription over graphql-ws hears a new follower live', async () => {
+  const [a, , c] = users;
+  const asA = client({ Authorization: `Bearer ${a.token}` });
+  const asC = client({ Authorization: `Bearer ${c.token}` });
+  try {
+    // A may follow C already (another test): unfollow first, so that the follow is new.
+    await once(asA, { query: `mutation { unfollowUser(target: "${c.id}") { target } }` });
+    const since = new Date();
+    const events = asC.iterate({
+      query: 'subscription($after: ID) { followEvents(after: $after) { id kind at actor { id } } }',
+      variables: { after: '0' },
+    });
+    await once(asA, { query: `mutation { followUser(target: "${c.id}") { target } }` });
+    let heard;
+    for await (const result of events) {
+      assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+      const event = result.data.followEvents;
+      if (event.actor.id === a.id && new Date(event.at) >= new Date(since.getTime() - 1000)) {
+        heard = event;
+        break;
+      }
+    }
+    assert.equal(heard.kind, 'FOLLOWED');
+    assert.match(heard.id, /^[1-9][0-9]*$/);
+  } finally {
+    await asA.dispose();
+    await asC.dispose();
+  }
+});
