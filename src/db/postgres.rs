@@ -6,7 +6,7 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgPool, Postgres, Transaction};
 
-use super::dialect::{after_cursor, columns, old_events, recount_set_in, Dialect, Statements};
+use super::dialect::{after_cursor, columns, old_events, Dialect, Statements};
 use super::DbError;
 use crate::domain::event::FollowEvent;
 use crate::domain::ids::UserId;
@@ -77,10 +77,6 @@ impl Dialect for PgBackend {
 
     const EVENT_SOURCE: &'static str = "SELECT * FROM \
          unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[])";
-
-    fn recount_set() -> String {
-        recount_set_in::<Self>()
-    }
 
     fn drop_old_events() -> String {
         format!("DELETE FROM followgraph_events WHERE (user_id, seq) IN ({})", old_events("$1"))

@@ -113,7 +113,9 @@ impl Store {
             let mut conn = db.writer().acquire().await?;
             let mut tx = D::begin_recount(&mut conn).await?;
             sqlx::query(&sql.lock_counters).bind(D::ids(users)).execute(&mut *tx).await?;
-            let set = sqlx::query(&sql.recount_set).bind(D::ids(users)).execute(&mut *tx).await?;
+            let (first, last) = (users.first().map_or(0, |u| u.get()), last);
+            let set = sqlx::query(&sql.recount_set).bind(first).bind(last).bind(D::ids(users));
+            let set = set.execute(&mut *tx).await?;
             if walk == Walk::FirstCount {
                 sqlx::query(&sql.first_count_advance).bind(last).execute(&mut *tx).await?;
             }

@@ -7,7 +7,7 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Sqlite, SqlitePool, Transaction};
 
-use super::dialect::{after_cursor, columns, old_events, recount_set_in, Dialect, Statements};
+use super::dialect::{after_cursor, columns, old_events, Dialect, Statements};
 use super::postgres::ON_CONFLICT_UPDATE;
 use super::DbError;
 use crate::domain::event::FollowEvent;
@@ -76,10 +76,6 @@ impl Dialect for SqliteBackend {
     const COUNTER_LOCK: &'static str = "ON CONFLICT (user_id) DO NOTHING";
 
     const EVENT_SOURCE: &'static str = "VALUES ($1, $2, $3, $4, $5)";
-
-    fn recount_set() -> String {
-        recount_set_in::<Self>()
-    }
 
     fn drop_old_events() -> String {
         format!("DELETE FROM followgraph_events WHERE (user_id, seq) IN ({})", old_events("$1"))

@@ -101,7 +101,8 @@ mod tests {
 
     fn change(from: Relation, to: Relation) -> RelationChange {
         let id = |n| UserId::new(n).unwrap();
-        RelationChange { user: id(1), target: id(2), from, to, at: Utc::now() }
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        RelationChange { user: id(1), target: id(2), from, to, at }
     }
 
     #[test]
