@@ -8,7 +8,8 @@ local subscribers = {}
 local base_init = init
 function init(args)
   base_init(args)
-  local file = assert(io.open(assert(os.getenv("SUBSCRIBERS_FILE"), "SUBSCRIBERS_FILE must be set")))
+  local path = assert(os.getenv("SUBSCRIBERS_FILE"), "SUBSCRIBERS_FILE must be set")
+  local file = assert(io.open(path))
   for line in file:lines() do
     local id = line:match("^(%d+)%s")
     if id then

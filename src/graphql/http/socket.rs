@@ -52,6 +52,11 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages waiting for a slow client before operations stop producing more.
 const OUTBOX: usize = 64;
 
+/// tungstenite's read and write buffers, per connection. Its defaults (128 KiB each, the read
+/// one allocated at once) made an idle subscription cost about 150 KiB; messages larger than
+/// these still pass (up to the body limit), in more reads.
+const SOCKET_BUFFER: usize = 4096;
+
 /// How long one message may take to go out before the client counts as gone: a socket whose
 /// peer stopped reading would otherwise hold its operations (and their buffers) for as long as
 /// TCP keeps it open.
@@ -105,6 +110,7 @@ pub(crate) async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> axum::response::Response {
     let offered = ws.requested_protocols().any(|p| p.as_bytes() == PROTOCOL.as_bytes());
+    let ws = ws.read_buffer_size(SOCKET_BUFFER).write_buffer_size(SOCKET_BUFFER);
     ws.protocols([PROTOCOL]).max_message_size(state.max_body_bytes).on_upgrade(
         move |socket| async move {
             let connection = Connection::new(state, peer.ip());
