@@ -20,8 +20,8 @@ pub(crate) struct LoadedPage {
     pub(crate) owner: UserId,
     pub(crate) side: Side,
     pub(crate) page: Page,
-    /// The page was asked for with `after`.
-    pub(crate) has_previous: bool,
+    /// What was asked: `after` given means a previous page exists.
+    pub(crate) request: PageRequest,
 }
 
 /// The cost of a connection for the complexity limit: its page size times what each entry asks.
@@ -46,7 +46,7 @@ pub(crate) async fn load(
         Some(page) => page.clone(),
         None => context::load_one(ctx, key).await?.unwrap_or_default(),
     };
-    Ok(LoadedPage { owner, side, page, has_previous: request.after.is_some() })
+    Ok(LoadedPage { owner, side, page, request })
 }
 
 /// The page `first` and `after` ask for, or why they cannot.

@@ -101,6 +101,6 @@ async fn viewer_list(
     let service = context::state::<Service>(ctx)?;
     let mut pages = service.pages(side, &[viewer], &request).await.map_err(|e| e.extend())?;
     let page = pages.remove(&viewer).unwrap_or_default();
-    let page = LoadedPage { owner: viewer, side, page, has_previous: request.after.is_some() };
-    Ok(UserConnection { page, total: None })
+    let page = LoadedPage { owner: viewer, side, page, request };
+    Ok(UserConnection { page, total: None, users: None })
 }

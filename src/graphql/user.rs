@@ -2,7 +2,7 @@
 //! each contains the other. Users come whole from [`prefetch`]: a list of N users costs one
 //! query per kind of field, not N, and each field answers from what was loaded with its list.
 
-use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Object, Result, SelectionField, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::context;
 use super::loaders::{CountsOf, FlagsOf};
 use super::paging::{self, LoadedPage};
-use super::prefetch::{self, Known};
+use super::prefetch::{self, Known, Loaded};
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
 use crate::domain::page::{Entry, Side};
@@ -121,7 +121,8 @@ impl User {
         after: Option<String>,
     ) -> Result<UserConnection> {
         let page = paging::load(ctx, &self.known, self.user_id(), side, first, after).await?;
-        Ok(UserConnection { total: self.known.counts(self.user_id()), page })
+        let users = self.known.page_users(side, page.request);
+        Ok(UserConnection { total: self.known.counts(self.user_id()), page, users })
     }
 }
 
@@ -135,6 +136,8 @@ pub(crate) struct UserConnection {
     pub(super) page: LoadedPage,
     /// The owner's counts, when they were loaded with the owner.
     pub(super) total: Option<FollowCounts>,
+    /// The page's users, when they were loaded with the owner's list.
+    pub(super) users: Option<Arc<Loaded>>,
 }
 
 /// One user on a page, with where the page may continue from.
@@ -162,8 +165,7 @@ impl UserConnection {
     async fn edges(&self, ctx: &Context<'_>) -> Result<Vec<UserEdge>> {
         let field = ctx.field();
         let nodes: Vec<_> = field.selection_set().filter(|f| f.name() == "node").collect();
-        let fields = nodes.iter().flat_map(|node| node.selection_set());
-        let users = prefetch::users(ctx, &self.ids(), fields).await?;
+        let users = self.users(ctx, nodes.iter().flat_map(|node| node.selection_set())).await?;
         Ok(self
             .page
             .page
@@ -180,8 +182,7 @@ impl UserConnection {
 
     async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let field = ctx.field();
-        let users = prefetch::users(ctx, &self.ids(), field.selection_set()).await?;
-        Ok(users.into_iter().flatten().collect())
+        Ok(self.users(ctx, field.selection_set()).await?.into_iter().flatten().collect())
     }
 
     async fn page_info(&self) -> PageInfo {
@@ -190,7 +191,7 @@ impl UserConnection {
         PageInfo {
             has_next_page: self.page.page.has_next,
             end_cursor: cursor(entries.last()),
-            has_previous_page: self.page.has_previous,
+            has_previous_page: self.page.request.after.is_some(),
             start_cursor: cursor(entries.first()),
         }
     }
@@ -209,8 +210,17 @@ impl UserConnection {
 }
 
 impl UserConnection {
-    /// The users on the page, in page order.
-    fn ids(&self) -> Vec<UserId> {
-        self.page.page.entries.iter().map(|e| e.user).collect()
+    /// The users on the page, in page order (`None` for one missing from `user_basic`): loaded
+    /// with the owner's list when its selection asked for them, else now, as `fields` asks.
+    async fn users<'a>(
+        &self,
+        ctx: &Context<'_>,
+        fields: impl Iterator<Item = SelectionField<'a>>,
+    ) -> Result<Vec<Option<User>>> {
+        let ids = self.page.page.entries.iter().map(|e| e.user);
+        match &self.users {
+            Some(loaded) => Ok(ids.map(|id| loaded.user(id)).collect()),
+            None => prefetch::users(ctx, &ids.collect::<Vec<_>>(), fields).await,
+        }
     }
 }
