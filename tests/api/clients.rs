@@ -1,7 +1,7 @@
 //! SPEC §9 with real third-party clients: the Node package in `tests/clients` (graphql-http's
-//! audits, urql with its defaults, Apollo Client over GET and with APQ, the graphql-ws client)
-//! against the followgraph binary as its own process, on SQLite without a cache and on
-//! PostgreSQL with Redis. `.ci/run` installs the package (`npm ci`) and points `FOLLOWGRAPH_BIN`
+//! audits, urql with its defaults, Apollo Client over GET and with APQ, the graphql-ws client,
+//! GraphiQL itself in headless Chromium through puppeteer-core) against the followgraph binary
+//! as its own process, on SQLite without a cache and on PostgreSQL with Redis. `.ci/run` installs the package (`npm ci`) and points `FOLLOWGRAPH_BIN`
 //! at the release binary (see `helpers/binary.rs`).
 
 use std::path::Path;
