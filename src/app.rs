@@ -95,9 +95,11 @@ async fn assemble(config: &Config) -> Result<App, BuildFailure> {
     };
     let draining = Draining::default();
     let graphiql = graphql::http::graphiql_page(dev_token.as_deref());
+    let rate_limit =
+        RateLimit::new(config.rate_limit_per_minute, auth.keys().clone(), cache.clone());
     let probes = health::router(store.clone(), cache.clone(), brokers, draining.clone())
         .merge(metrics::router(store.clone(), cache));
-    let router = router(service, auth, config, probes, graphiql);
+    let router = router(service, auth, rate_limit, config, probes, graphiql);
     Ok(App { router, store, dev_token, draining })
 }
 
@@ -106,11 +108,11 @@ async fn assemble(config: &Config) -> Result<App, BuildFailure> {
 fn router(
     service: Service,
     auth: Authenticator,
+    rate_limit: Option<RateLimit>,
     config: &Config,
     probes: Router,
     graphiql: Bytes,
 ) -> Router {
-    let rate_limit = RateLimit::new(config.rate_limit_per_minute, auth.keys().clone());
     let graphql = graphql::Graphql::new(
         config.query_limits,
         config.introspection,

@@ -1,7 +1,12 @@
 //! A request rate limit per client: per viewer when the request carries a valid token, else per
 //! TCP peer address. Each transport applies it with its own refusal (GraphQL's form, the legacy
-//! form), before any database or Redis work; the WebSocket transport counts each operation.
-//! Health and metrics routes are not limited.
+//! form), before any database work; the WebSocket transport counts each operation. Health and
+//! metrics routes are not limited.
+//!
+//! With Redis configured the limit is kept there (`cache/limits.rs`), one atomic step per
+//! request, so it holds per client across every instance behind a load balancer. While Redis
+//! does not answer, each instance limits alone with its in-process limiter (so N instances let a
+//! client through up to N times the limit until Redis is back).
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -16,6 +21,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::token::TokenKeys;
+use crate::cache::{Admission, Cache};
 use crate::domain::ids::UserId;
 
 /// Who a request counts against.
@@ -25,12 +31,25 @@ pub(crate) enum Client {
     Address(IpAddr),
 }
 
+impl Client {
+    /// Its name in the shared limit.
+    fn name(&self) -> String {
+        match self {
+            Client::Viewer(id) => format!("v{id}"),
+            Client::Address(ip) => format!("a{ip}"),
+        }
+    }
+}
+
 /// The limiter of one process; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct RateLimit {
     limiter: Arc<DefaultKeyedRateLimiter<Client>>,
+    per_minute: u32,
     keys: TokenKeys,
     seen: Arc<AtomicU64>,
+    /// Where the limit is shared by every instance, when Redis is configured.
+    shared: Option<Cache>,
 }
 
 /// How often (in requests) the limiter forgets clients that have been quiet long enough.
@@ -41,12 +60,12 @@ const FORGET_EVERY: u64 = 4096;
 pub(crate) type Refusal = fn(&HeaderMap, u64) -> Response;
 
 impl RateLimit {
-    /// `per_minute` requests a minute for each client, in bursts of up to as many; `None` when
-    /// the limit is off (0).
-    pub(crate) fn new(per_minute: u32, keys: TokenKeys) -> Option<Self> {
+    /// `per_minute` requests a minute for each client, in bursts of up to as many, shared
+    /// through `shared` when given; `None` when the limit is off (0).
+    pub(crate) fn new(per_minute: u32, keys: TokenKeys, shared: Option<Cache>) -> Option<Self> {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
         let limiter = Arc::new(RateLimiter::keyed(quota));
-        Some(Self { limiter, keys, seen: Arc::new(AtomicU64::new(0)) })
+        Some(Self { limiter, per_minute, keys, seen: Arc::new(AtomicU64::new(0)), shared })
     }
 
     /// The client of a request: the viewer of a valid token (checked by signature only, which is
@@ -61,7 +80,18 @@ impl RateLimit {
     }
 
     /// Counts one request of `client`; over the limit, the whole seconds until it may come back.
-    pub(crate) fn check(&self, client: Client) -> Result<(), u64> {
+    pub(crate) async fn check(&self, client: Client) -> Admission {
+        if let Some(cache) = &self.shared {
+            match cache.admit(&client.name(), self.per_minute).await {
+                Ok(admission) => return admission,
+                Err(err) => tracing::debug!(error = %err, "rate limit kept in process meanwhile"),
+            }
+        }
+        self.check_here(client)
+    }
+
+    /// [`RateLimit::check`] by this instance alone.
+    fn check_here(&self, client: Client) -> Admission {
         if self.seen.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == 0 {
             self.limiter.retain_recent();
         }
@@ -79,7 +109,7 @@ pub(crate) async fn limit(
     next: Next,
 ) -> Response {
     let client = limit.client(request.headers(), peer.ip());
-    match limit.check(client) {
+    match limit.check(client).await {
         Ok(()) => next.run(request).await,
         Err(retry_after) => {
             let mut response = refuse(request.headers(), retry_after);

@@ -50,6 +50,12 @@ pub(crate) fn pending(id: UserId) -> String {
     format!("fg:{{{id}}}:pending")
 }
 
+/// Own: a client's place in the shared rate limit (its theoretical arrival time, in
+/// microseconds), by the client's name (`v42`, `a10.0.0.1`); one key, so one slot.
+pub(crate) fn rate(client: &str) -> String {
+    format!("fg:rl:{{{client}}}")
+}
+
 /// Own: a persisted GraphQL document, by the hex SHA-256 of its text (APQ).
 pub(crate) fn document(hash: &str) -> String {
     format!("fg:apq:{hash}")

@@ -5,6 +5,7 @@
 
 mod documents;
 pub(crate) mod keys;
+mod limits;
 mod profiles;
 mod reads;
 mod repair;
@@ -25,6 +26,7 @@ use bb8_redis::RedisConnectionManager;
 use crate::domain::ids::UserId;
 
 pub(crate) use profiles::ProfileCache;
+pub(crate) use limits::Admission;
 pub(crate) use reads::{FillTicket, Lookup};
 pub(crate) use writes::PairWrite;
 

@@ -92,3 +92,22 @@ redis.call('INCR', KEYS[6])
 redis.call('EXPIRE', KEYS[6], ARGV[2])
 return 1
 "#;
+
+/// The shared rate limit's step: GCRA over one key holding the client's theoretical arrival
+/// time in microseconds (Redis's own clock, the same for every instance).
+///
+/// KEYS: 1 the client's key. ARGV: 1 the interval between requests at the limit (µs), 2 the
+/// burst (requests). Returns 0 when the request may go on, else the microseconds to wait.
+pub(crate) const ADMIT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local allowed_at = tat - interval * (tonumber(ARGV[2]) - 1)
+if now < allowed_at then
+  return allowed_at - now
+end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
+return 0
+"#;

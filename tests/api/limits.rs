@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, Setup, TestApp};
+use crate::helpers::{Actor, Backend, Setup, TestApp};
 
 fn nested_following(levels: usize) -> String {
     let mut query = "id".to_owned();
@@ -190,5 +190,41 @@ async fn a_client_trickling_its_headers_is_dropped() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "within the header timeout");
     let healthy = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(healthy.status(), StatusCode::OK, "other clients are served");
+    app.teardown().await;
+}
+
+setup_suite!([sqlite_redis, postgres_redis, mysql_redis] the_rate_limit_holds_across_instances);
+backend_setups!(without_redis_each_instance_still_limits_alone);
+
+/// `{ viewer { id } }` as `actor` on the instance at `addr`: the HTTP status.
+async fn viewer_at(app: &TestApp, addr: std::net::SocketAddr, actor: &Actor) -> StatusCode {
+    let request = app.client.post(format!("http://{addr}/graphql")).bearer_auth(&actor.token);
+    let body = json!({ "query": "{ viewer { id } }" });
+    request.json(&body).send().await.expect("graphql").status()
+}
+
+async fn the_rate_limit_holds_across_instances(setup: Setup) {
+    let Some(app) = setup.app().tune(|s| s.rate_limit_per_minute = 6).spawn().await else { return };
+    let other = app.another_instance(|s| s.rate_limit_per_minute = 6).await;
+    let [a, b] = <[_; 2]>::try_from(app.actors(2).await).unwrap();
+    for addr in [app.addr, other.addr, app.addr, other.addr, app.addr, other.addr] {
+        assert_eq!(viewer_at(&app, addr, &a).await, StatusCode::OK);
+    }
+    for addr in [app.addr, other.addr] {
+        assert_eq!(viewer_at(&app, addr, &a).await, StatusCode::TOO_MANY_REQUESTS, "6 in all");
+    }
+    assert_eq!(viewer_at(&app, other.addr, &b).await, StatusCode::OK, "b has its own");
+    app.teardown().await;
+}
+
+async fn without_redis_each_instance_still_limits_alone(setup: Setup) {
+    let closed = format!("redis://127.0.0.1:{}", crate::helpers::free_port());
+    let tuned = setup.app().redis_url(closed).tune(|s| s.rate_limit_per_minute = 3);
+    let Some(app) = tuned.spawn().await else { return };
+    let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+    for _ in 0..3 {
+        assert_eq!(viewer_at(&app, app.addr, &a).await, StatusCode::OK);
+    }
+    assert_eq!(viewer_at(&app, app.addr, &a).await, StatusCode::TOO_MANY_REQUESTS);
     app.teardown().await;
 }

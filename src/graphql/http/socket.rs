@@ -238,7 +238,7 @@ impl Connection {
             }
             ClientMessage::Pong {} => {}
             ClientMessage::Subscribe { id, payload } => {
-                if let Some(refused) = self.subscribe(id, payload)? {
+                if let Some(refused) = self.subscribe(id, payload).await? {
                     let _ = out.send(refused).await;
                 }
             }
@@ -277,7 +277,11 @@ impl Connection {
 
     /// Starts an operation: admitted and run as over HTTP, answered with `next` and `complete`,
     /// or `error` when it never ran. Returns the refusal to send at once, if it is refused here.
-    fn subscribe(&mut self, id: String, request: GraphqlRequest) -> Result<Option<Message>, Close> {
+    async fn subscribe(
+        &mut self,
+        id: String,
+        request: GraphqlRequest,
+    ) -> Result<Option<Message>, Close> {
         let Some((viewer, _)) = self.session else {
             return Err(Close(close::UNAUTHORIZED, "Unauthorized"));
         };
@@ -287,7 +291,7 @@ impl Connection {
         }
         if let Some(limit) = &self.state.rate_limit {
             let client = viewer.map_or(Client::Address(self.peer), Client::Viewer);
-            if let Err(retry_after) = limit.check(client) {
+            if let Err(retry_after) = limit.check(client).await {
                 return Ok(Some(error_message(&id, &[rate_limited(retry_after)])));
             }
         }
