@@ -50,6 +50,14 @@ pub(crate) fn pending(id: UserId) -> String {
     format!("fg:{{{id}}}:pending")
 }
 
+/// Own: present while a write that marked `id` is alive: every mark sets it to expire after
+/// [`crate::cache::MARK_LIFETIME_MS`]. A pending count without it is a mark whose writer died
+/// between its mark and its cache update (a crash after the commit): the user's cached data
+/// may be stale and is forgotten.
+pub(crate) fn live(id: UserId) -> String {
+    format!("fg:{{{id}}}:live")
+}
+
 /// Own: a client's place in the shared rate limit (its theoretical arrival time, in
 /// microseconds), by the client's name (`v42`, `a10.0.0.1`); one key, so one slot.
 pub(crate) fn rate(client: &str) -> String {

@@ -30,6 +30,14 @@ pub(crate) use limits::Admission;
 pub(crate) use reads::{FillTicket, Lookup};
 pub(crate) use writes::PairWrite;
 
+/// How long a write's mark counts as alive: longer than the time from a mark to its cache
+/// update takes (milliseconds, seconds at worst). Past it, a mark still pending belongs to a
+/// writer that died, and readers have the user's cached data forgotten. A live writer that
+/// outlasts it only costs that user's keys (its own update then applies to nothing, and a fill
+/// taken meanwhile fails its generation check), so this bounds how long a crash can leave an
+/// entry stale: at most this long after the crash.
+pub(crate) const MARK_LIFETIME_MS: u64 = 5_000;
+
 /// How long a generation key lives: far longer than any fill takes, so a fill can never see one
 /// expire and come back to the value it read.
 const GENERATION_TTL_SECS: u64 = 24 * 3600;

@@ -33,6 +33,7 @@ const TIE_SLACK: usize = 2;
 /// One user's zset window as read, in Redis order.
 struct Window {
     items: Vec<(String, f64)>,
+    /// The key exists and may be served (no dead writer's mark on the user).
     exists: bool,
     ticket: Option<FillTicket>,
 }
@@ -97,9 +98,9 @@ impl Cache {
         for &owner in owners {
             let following: Option<f64> = decode(values.next())?;
             let followers: Option<f64> = decode(values.next())?;
-            let ticket = ticket(values.next(), values.next())?;
+            let (usable, ticket) = self.guard(owner, &mut values)?;
             let lookup = match (following, followers) {
-                (Some(f), Some(g)) => {
+                (Some(f), Some(g)) if usable => {
                     Lookup::Hit(FollowCounts { following: f as i64, followers: g as i64 })
                 }
                 _ => Lookup::Miss(ticket),
@@ -189,8 +190,8 @@ impl Cache {
         for &owner in owners {
             let items: Vec<(String, f64)> = decode(values.next())?;
             let exists: bool = decode(values.next())?;
-            let ticket = ticket(values.next(), values.next())?;
-            windows.push((owner, Window { items, exists, ticket }));
+            let (usable, ticket) = self.guard(owner, &mut values)?;
+            windows.push((owner, Window { items, exists: exists && usable, ticket }));
         }
         Ok(windows)
     }
@@ -202,19 +203,32 @@ impl Cache {
     }
 }
 
-/// Adds `GET gen` and `GET pending` for one user.
+/// Adds the reads of one user's fill guard: `GET gen`, `GET pending`, `EXISTS live`.
 fn guard_reads(pipe: &mut redis::Pipeline, owner: UserId) {
-    pipe.get(keys::generation(owner)).get(keys::pending(owner));
+    pipe.get(keys::generation(owner)).get(keys::pending(owner)).exists(keys::live(owner));
 }
 
-/// A fill ticket unless a write is under way.
-fn ticket(
-    generation: Option<Value>,
-    pending: Option<Value>,
-) -> Result<Option<FillTicket>, CacheError> {
-    let generation: Option<String> = decode(generation)?;
-    let pending: Option<i64> = decode(pending)?;
-    Ok((pending.unwrap_or(0) <= 0).then(|| FillTicket(generation.unwrap_or_else(|| "0".into()))))
+impl Cache {
+    /// Reads one user's guard off `values`: whether the user's cached data may be served, and
+    /// a fill ticket unless a write is under way. A mark whose writer died (pending without
+    /// `live`) makes the data unusable and puts the user on the repair list.
+    fn guard(
+        &self,
+        owner: UserId,
+        values: &mut impl Iterator<Item = Value>,
+    ) -> Result<(bool, Option<FillTicket>), CacheError> {
+        let generation: Option<String> = decode(values.next())?;
+        let pending: Option<i64> = decode(values.next())?;
+        let live: bool = decode(values.next())?;
+        if pending.unwrap_or(0) <= 0 {
+            return Ok((true, Some(FillTicket(generation.unwrap_or_else(|| "0".into())))));
+        }
+        if !live {
+            tracing::warn!(user = %owner, "a write's mark outlived its writer; forgetting");
+            self.mark_dirty([owner]);
+        }
+        Ok((live, None))
+    }
 }
 
 fn decode<T: redis::FromRedisValue>(value: Option<Value>) -> Result<T, CacheError> {

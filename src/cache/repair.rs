@@ -38,9 +38,10 @@ impl Cache {
         }
         let mut pipe = redis::pipe();
         for &user in &users {
-            let eval = pipe.cmd("EVAL").arg(scripts::FORGET).arg(6);
+            let eval = pipe.cmd("EVAL").arg(scripts::FORGET).arg(8);
             eval.arg(keys::following(user)).arg(keys::fans(user)).arg(keys::relationship(user));
             eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS).arg(keys::generation(user));
+            eval.arg(keys::pending(user)).arg(keys::live(user));
             eval.arg(user.get()).arg(GENERATION_TTL_SECS).ignore();
         }
         self.exchange::<()>(&pipe).await?;

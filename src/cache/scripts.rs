@@ -3,8 +3,9 @@
 
 /// After a commit: apply each pair's changes to whatever exists, then mark its write finished.
 ///
-/// KEYS: 1 following counts, 2 follower counts, then ten per pair: a:following, b:fans,
-/// b:following, a:fans, a:relationship, b:relationship, a:gen, a:pending, b:gen, b:pending.
+/// KEYS: 1 following counts, 2 follower counts, then twelve per pair: a:following, b:fans,
+/// b:following, a:fans, a:relationship, b:relationship, a:gen, a:pending, a:live, b:gen,
+/// b:pending, b:live.
 /// ARGV: 1 generation lifetime, then six per pair: a, b, forward delta (-1/0/1), forward score,
 /// backward delta, backward score. "Forward" is a → b, "backward" b → a.
 ///
@@ -32,23 +33,23 @@ local function move(list, member, fans, fan, owner, target, delta, score)
     count(KEYS[2], target, delta)
   end
 end
-local function finish(gen, pending)
+local function finish(gen, pending, live)
   redis.call('INCR', gen)
   redis.call('EXPIRE', gen, ARGV[1])
   if tonumber(redis.call('GET', pending) or '0') > 1 then
     redis.call('DECR', pending)
   else
-    redis.call('DEL', pending)
+    redis.call('DEL', pending, live)
   end
 end
-for i = 0, (#KEYS - 2) / 10 - 1 do
-  local k, v = 2 + i * 10, 1 + i * 6
+for i = 0, (#KEYS - 2) / 12 - 1 do
+  local k, v = 2 + i * 12, 1 + i * 6
   local a, b = ARGV[v + 1], ARGV[v + 2]
   move(KEYS[k + 1], b, KEYS[k + 2], a, a, b, tonumber(ARGV[v + 3]), ARGV[v + 4])
   move(KEYS[k + 3], a, KEYS[k + 4], b, b, a, tonumber(ARGV[v + 5]), ARGV[v + 6])
   redis.call('DEL', KEYS[k + 5], KEYS[k + 6])
-  finish(KEYS[k + 7], KEYS[k + 8])
-  finish(KEYS[k + 9], KEYS[k + 10])
+  finish(KEYS[k + 7], KEYS[k + 8], KEYS[k + 9])
+  finish(KEYS[k + 10], KEYS[k + 11], KEYS[k + 12])
 end
 return uncounted
 "#;
@@ -79,17 +80,20 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
 return 1
 "#;
 
-/// Forget everything cached about a user whose write could not reach Redis, and invalidate any
-/// fill in flight.
+/// Forget everything cached about a user whose write could not reach Redis, or whose writer
+/// died between its mark and its cache update, and invalidate any fill in flight. The dead
+/// writers' marks go too, unless a live writer has marked the user since (its own cache update
+/// will lift its mark; the dead one's count is found and forgotten again later).
 ///
-/// KEYS: 1 following, 2 fans, 3 relationship, 4 following counts, 5 follower counts, 6 gen.
-/// ARGV: user, generation lifetime.
+/// KEYS: 1 following, 2 fans, 3 relationship, 4 following counts, 5 follower counts, 6 gen,
+/// 7 pending, 8 live. ARGV: user, generation lifetime.
 pub(crate) const FORGET: &str = r#"
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('INCR', KEYS[6])
 redis.call('EXPIRE', KEYS[6], ARGV[2])
+if redis.call('EXISTS', KEYS[8]) == 0 then redis.call('DEL', KEYS[7]) end
 return 1
 "#;
 

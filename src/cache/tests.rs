@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Cache, CacheOptions, FillTicket, Lookup, PairWrite};
+use bb8_redis::redis;
+
+use super::{keys, Cache, CacheOptions, FillTicket, Lookup, PairWrite};
 use crate::domain::ids::UserId;
 use crate::domain::page::{Entry, Side};
 use crate::domain::relation::{Relation, RelationChange};
@@ -95,4 +97,26 @@ async fn a_write_mark_that_cannot_reach_redis_says_so_and_takes_reads_off_the_ca
     let [a, b] = users();
     assert!(!cache.begin_write(&[(a, b)]).await, "nothing was marked");
     assert!(!cache.readable(), "the users are dirty: reads bypass Redis");
+}
+
+/// A writer that dies between its mark and its cache update (a crash after the commit) leaves
+/// its mark pending without `live`: the user's cached data must not be served, and is forgotten.
+#[tokio::test]
+async fn a_mark_whose_writer_died_is_found_and_its_users_data_forgotten() {
+    let Some(cache) = cache().await else { return };
+    let [a, b, c] = users();
+    let fill = ticket(&cache, a).await.expect("nothing under way");
+    let before = [Entry { user: b, at: at(0) }];
+    cache.fill_lists(Side::Following, &[(a, fill, &before)]).await.unwrap();
+    assert!(cache.begin_write(&[(a, c)]).await, "marked");
+    assert_eq!(cached(&cache, a).await, Some(before.to_vec()), "served while its writer lives");
+    let mut dies = redis::pipe();
+    dies.del(keys::live(a)).ignore().del(keys::live(c)).ignore();
+    cache.exchange::<()>(&dies).await.unwrap();
+    assert_eq!(cached(&cache, a).await, None, "the write committed, maybe: not served");
+    assert!(!cache.readable(), "a is on the repair list");
+    assert_eq!(cache.heal().await.unwrap(), 1);
+    assert!(cache.readable());
+    assert!(ticket(&cache, a).await.is_some(), "forgotten, the dead mark with it: fills go on");
+    assert_eq!(cached(&cache, a).await, None, "and the list is gone");
 }

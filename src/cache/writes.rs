@@ -6,13 +6,13 @@
 use bb8_redis::redis;
 
 use super::reads::score;
-use super::{keys, scripts, Cache, GENERATION_TTL_SECS};
+use super::{keys, scripts, Cache, GENERATION_TTL_SECS, MARK_LIFETIME_MS};
 use crate::domain::ids::UserId;
 use crate::domain::relation::{Relation, RelationChange};
 
-/// How long a pending mark outlives a process that died between commit and cache update; a
-/// write itself takes a few seconds at most (statement and Redis timeouts).
-const PENDING_TTL_SECS: u64 = 60;
+/// How long a pending count is kept at most: only a safety net, since a count whose writer died
+/// is found by readers (its `live` key is gone) and forgotten with the user's cached data.
+const PENDING_TTL_SECS: u64 = 24 * 3600;
 
 /// One pair's part of a group's write, for [`Cache::finish_write`].
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +39,7 @@ impl Cache {
         for user in users() {
             let key = keys::pending(user);
             pipe.incr(&key, 1).ignore().expire(&key, PENDING_TTL_SECS as i64).ignore();
+            pipe.cmd("SET").arg(keys::live(user)).arg(1).arg("PX").arg(MARK_LIFETIME_MS).ignore();
         }
         if self.exchange::<()>(&pipe).await.is_err() {
             self.mark_dirty(users());
@@ -61,13 +62,13 @@ impl Cache {
             return Vec::new();
         }
         let mut pipe = redis::pipe();
-        let eval = pipe.cmd("EVAL").arg(scripts::APPLY).arg(2 + 10 * writes.len());
+        let eval = pipe.cmd("EVAL").arg(scripts::APPLY).arg(2 + 12 * writes.len());
         eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS);
         for &PairWrite { a, b, .. } in writes {
             eval.arg(keys::following(a)).arg(keys::fans(b)).arg(keys::following(b));
             eval.arg(keys::fans(a)).arg(keys::relationship(a)).arg(keys::relationship(b));
-            eval.arg(keys::generation(a)).arg(keys::pending(a));
-            eval.arg(keys::generation(b)).arg(keys::pending(b));
+            eval.arg(keys::generation(a)).arg(keys::pending(a)).arg(keys::live(a));
+            eval.arg(keys::generation(b)).arg(keys::pending(b)).arg(keys::live(b));
         }
         eval.arg(GENERATION_TTL_SECS);
         for &PairWrite { a, b, changes } in writes {
