@@ -75,9 +75,6 @@ async fn assemble(config: &Config) -> Result<App, BuildFailure> {
         Some(url) => Some(Cache::connect(url, CacheOptions::default())?),
         None => None,
     };
-    if let Some(cache) = &cache {
-        cache.spawn_healer();
-    }
     let links = EventLinks {
         broker: config.events_amqp_url.clone().map(EventBroker::start),
         notifier: config.legacy_notify_amqp_url.clone().map(LegacyNotifier::start),

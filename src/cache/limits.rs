@@ -12,7 +12,11 @@ pub(crate) type Admission = Result<(), u64>;
 impl Cache {
     /// Counts one request of `client` (a stable name: `v42` for a viewer, `a10.0.0.1` for an
     /// address) against `per_minute` requests a minute, in bursts of up to as many.
-    pub(crate) async fn admit(&self, client: &str, per_minute: u32) -> Result<Admission, CacheError> {
+    pub(crate) async fn admit(
+        &self,
+        client: &str,
+        per_minute: u32,
+    ) -> Result<Admission, CacheError> {
         if self.cooling_down() {
             return Err(CacheError::Down);
         }

@@ -25,8 +25,8 @@ use bb8_redis::RedisConnectionManager;
 
 use crate::domain::ids::UserId;
 
-pub(crate) use profiles::ProfileCache;
 pub(crate) use limits::Admission;
+pub(crate) use profiles::ProfileCache;
 pub(crate) use reads::{FillTicket, Lookup};
 pub(crate) use writes::PairWrite;
 

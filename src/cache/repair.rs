@@ -1,20 +1,17 @@
-//! Healing after a fault: users whose write could not reach Redis are listed as dirty; reads
-//! bypass the cache while any are listed, and the healer forgets their cached data as soon as
-//! Redis answers, then lets reads back in.
-
-use std::sync::Weak;
-use std::time::Duration;
+//! Healing after a fault. Users whose cached data may be stale (a write could not reach Redis,
+//! or its writer died after committing) are listed as dirty; reads bypass the cache while any
+//! are listed. The service's repair task (`service/repair.rs`) adds every instance's listings
+//! from the database, has the dirty users' data forgotten once Redis answers, and lets reads
+//! back in.
 
 use bb8_redis::redis;
 
-use super::{keys, lock, scripts, Cache, CacheError, Inner, GENERATION_TTL_SECS};
+use super::{keys, lock, scripts, Cache, CacheError, GENERATION_TTL_SECS};
 use crate::domain::ids::UserId;
 
-/// How often the healer tries while users are dirty.
-const HEAL_INTERVAL: Duration = Duration::from_millis(200);
-
 impl Cache {
-    pub(super) fn mark_dirty(&self, users: impl IntoIterator<Item = UserId>) {
+    /// Adds users whose cached data may be stale: reads bypass the cache until they are cleared.
+    pub(crate) fn mark_dirty(&self, users: impl IntoIterator<Item = UserId>) {
         lock(&self.inner.dirty).extend(users);
     }
 
@@ -29,45 +26,33 @@ impl Cache {
         lock(&self.inner.dirty).len()
     }
 
-    /// Forgets the cached data of every dirty user in one pipeline; on success they leave the
-    /// list and, if none are left, the cool-down ends.
-    pub(crate) async fn heal(&self) -> Result<usize, CacheError> {
-        let users: Vec<UserId> = lock(&self.inner.dirty).iter().copied().collect();
-        if users.is_empty() {
-            return Ok(0);
-        }
+    /// The users waiting to be forgotten.
+    pub(crate) fn dirty_users(&self) -> Vec<UserId> {
+        lock(&self.inner.dirty).iter().copied().collect()
+    }
+
+    /// Forgets everything cached about `users` (and any fill in flight for them), in one
+    /// pipeline.
+    pub(crate) async fn forget(&self, users: &[UserId]) -> Result<(), CacheError> {
         let mut pipe = redis::pipe();
-        for &user in &users {
+        for &user in users {
             let eval = pipe.cmd("EVAL").arg(scripts::FORGET).arg(8);
             eval.arg(keys::following(user)).arg(keys::fans(user)).arg(keys::relationship(user));
             eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS).arg(keys::generation(user));
             eval.arg(keys::pending(user)).arg(keys::live(user));
             eval.arg(user.get()).arg(GENERATION_TTL_SECS).ignore();
         }
-        self.exchange::<()>(&pipe).await?;
+        self.exchange::<()>(&pipe).await
+    }
+
+    /// Takes forgotten users off the dirty list; once none are left, the cool-down ends.
+    pub(crate) fn cleared(&self, users: &[UserId]) {
         let mut dirty = lock(&self.inner.dirty);
-        for user in &users {
+        for user in users {
             dirty.remove(user);
         }
         if dirty.is_empty() {
             *lock(&self.inner.down_until) = None;
         }
-        tracing::info!(users = users.len(), "redis is back; forgot possibly stale entries");
-        Ok(users.len())
-    }
-
-    /// Starts the background healer; it stops when the last handle to the cache is dropped.
-    pub(crate) fn spawn_healer(&self) {
-        let weak: Weak<Inner> = std::sync::Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(HEAL_INTERVAL).await;
-                let Some(inner) = weak.upgrade() else { return };
-                let cache = Cache { inner };
-                if cache.dirty_count() > 0 {
-                    let _ = cache.heal().await;
-                }
-            }
-        });
     }
 }

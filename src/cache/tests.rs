@@ -115,7 +115,9 @@ async fn a_mark_whose_writer_died_is_found_and_its_users_data_forgotten() {
     cache.exchange::<()>(&dies).await.unwrap();
     assert_eq!(cached(&cache, a).await, None, "the write committed, maybe: not served");
     assert!(!cache.readable(), "a is on the repair list");
-    assert_eq!(cache.heal().await.unwrap(), 1);
+    assert_eq!(cache.dirty_users(), [a]);
+    cache.forget(&[a]).await.unwrap();
+    cache.cleared(&[a]);
     assert!(cache.readable());
     assert!(ticket(&cache, a).await.is_some(), "forgotten, the dead mark with it: fills go on");
     assert_eq!(cached(&cache, a).await, None, "and the list is gone");

@@ -62,6 +62,8 @@ pub(super) trait Dialect {
     /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
     /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
     fn pages(side: Side) -> String;
+    /// What listing a user already on the repair list does: take the newer time.
+    const RELIST: &'static str;
     /// The source of the events insert: rows of `(user_id, seq, kind, actor_id, at_micros)`
     /// from the parameters [`Dialect::insert_events`] binds.
     const EVENT_SOURCE: &'static str;
@@ -135,6 +137,9 @@ pub(super) struct Statements {
     pub(crate) insert_events: String,
     pub(crate) events_after: String,
     pub(crate) drop_old_events: String,
+    pub(crate) list_for_repair: String,
+    pub(crate) users_to_repair: String,
+    pub(crate) repaired: String,
     following_pages: String,
     followers_pages: String,
     following_lists: String,
@@ -222,6 +227,23 @@ impl Statements {
                 D::param(3)
             ),
             drop_old_events: D::drop_old_events(),
+            list_for_repair: format!(
+                "INSERT INTO followgraph_cache_repair (user_id, listed_at) SELECT u.id, {} \
+                 FROM {} WHERE true {}",
+                D::param(1),
+                D::id_rows(2, "u"),
+                D::RELIST
+            ),
+            users_to_repair: format!(
+                "SELECT {}, {} FROM followgraph_cache_repair ORDER BY user_id LIMIT 1000",
+                D::int("user_id"),
+                D::int("listed_at")
+            ),
+            repaired: format!(
+                "DELETE FROM followgraph_cache_repair WHERE user_id = {} AND listed_at = {}",
+                D::param(1),
+                D::param(2)
+            ),
             following_pages: D::pages(Side::Following),
             followers_pages: D::pages(Side::Followers),
             following_lists: lists(Side::Following),

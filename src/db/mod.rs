@@ -65,6 +65,7 @@ mod pair;
 mod postgres;
 mod read;
 mod recount;
+mod repair;
 mod sqlite;
 
 pub(crate) use connect::StoreOptions;

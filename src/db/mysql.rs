@@ -106,6 +106,8 @@ impl Dialect for MysqlBackend {
 
     const COUNTER_LOCK: &'static str = "ON DUPLICATE KEY UPDATE following = following";
 
+    const RELIST: &'static str = "ON DUPLICATE KEY UPDATE listed_at = VALUES(listed_at)";
+
     const EVENT_SOURCE: &'static str = "SELECT e.u, e.s, e.k, e.a, e.t FROM JSON_TABLE(?, '$[*]' \
          COLUMNS (u BIGINT PATH '$[0]', s BIGINT PATH '$[1]', k SMALLINT PATH '$[2]', \
          a BIGINT PATH '$[3]', t BIGINT PATH '$[4]')) AS e";

@@ -75,6 +75,9 @@ impl Dialect for SqliteBackend {
 
     const COUNTER_LOCK: &'static str = "ON CONFLICT (user_id) DO NOTHING";
 
+    const RELIST: &'static str =
+        "ON CONFLICT (user_id) DO UPDATE SET listed_at = excluded.listed_at";
+
     const EVENT_SOURCE: &'static str = "VALUES ($1, $2, $3, $4, $5)";
 
     fn drop_old_events() -> String {

@@ -13,6 +13,7 @@ mod meter;
 mod numbered;
 mod read;
 mod relay;
+mod repair;
 mod rules;
 mod write;
 
@@ -71,6 +72,7 @@ impl Service {
             events: Events::start(events, links),
         });
         relay::start_tasks(&shared, events);
+        repair::start(&shared);
         Self { shared, meter: Meter::default() }
     }
 

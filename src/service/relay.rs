@@ -138,7 +138,7 @@ async fn catch_up(shared: Weak<Shared>, every: Duration) {
 }
 
 impl Service {
-    fn upgrade(shared: &Weak<Shared>) -> Option<Service> {
+    pub(super) fn upgrade(shared: &Weak<Shared>) -> Option<Service> {
         Some(Service { shared: shared.upgrade()?, meter: Default::default() })
     }
 

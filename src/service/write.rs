@@ -130,9 +130,10 @@ impl Service {
             .collect();
         let changes: Vec<RelationChange> =
             plans.iter().flatten().flat_map(|changes| changes.iter().copied()).collect();
+        let unmarked = *marks == Marks::Unset;
         let committed = match changes.is_empty() {
             true => Ok(Vec::new()),
-            false => self.commit_changes(tx, &changes).await,
+            false => self.commit_changes(tx, &changes, unmarked).await,
         };
         let (committed, events) = match committed {
             Ok(events) => (Ok(()), events),
@@ -184,13 +185,23 @@ impl Service {
         };
     }
 
-    /// Writes the rows and the events they announce (the outbox), and commits them together.
+    /// Writes the rows and the events they announce (the outbox), and commits them together;
+    /// with `unmarked` (the cache could not be marked), also lists the users for repair
+    /// (`repair.rs`), so that no instance keeps serving their old entries.
     async fn commit_changes(
         &self,
         mut tx: PairTx<'_>,
         changes: &[RelationChange],
+        unmarked: bool,
     ) -> Result<Vec<FollowEvent>, ServiceError> {
         self.round_trip(tx.set_relations(changes)).await?;
+        if unmarked {
+            let mut users: Vec<UserId> = changes.iter().flat_map(|c| [c.user, c.target]).collect();
+            users.sort_unstable();
+            users.dedup();
+            let at = now().timestamp_micros();
+            self.round_trip(tx.list_for_repair(&users, at)).await?;
+        }
         let events: Vec<NewEvent> = changes.iter().filter_map(NewEvent::of_change).collect();
         let recorded = match events.is_empty() {
             true => Vec::new(),

@@ -62,6 +62,7 @@ mod clients;
 mod concurrency;
 mod connections;
 mod counts;
+mod crash;
 mod event_relay;
 mod events;
 mod faults;

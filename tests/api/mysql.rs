@@ -69,6 +69,7 @@ async fn migrate_changes_no_legacy_column_and_adds_only_its_own_indexes() {
     assert_eq!(
         tables,
         [
+            "followgraph_cache_repair",
             "followgraph_counts",
             "followgraph_events",
             "followgraph_first_count",
@@ -76,7 +77,7 @@ async fn migrate_changes_no_legacy_column_and_adds_only_its_own_indexes() {
             "user_relation",
             "_sqlx_migrations"
         ],
-        "its own tables: the counters, the event outbox, the first count's progress and sqlx's"
+        "its own tables: the cache's repair list, the counters, the event outbox, the first count's progress and sqlx's"
     );
     let triggers = database
         .strings(
