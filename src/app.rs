@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::token::TokenKeys;
 use crate::auth::Authenticator;
 use crate::broker::{EventBroker, LegacyNotifier};
-use crate::cache::{Cache, CacheOptions};
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::demo::FIRST_DEMO_USER;
 use crate::db::{DbError, Store};
@@ -71,8 +71,8 @@ async fn assemble(config: &Config) -> Result<App, BuildFailure> {
             tracing::info!(users = seeded, "seeded demo users into the embedded database");
         }
     }
-    let cache = match &config.redis_url {
-        Some(url) => Some(Cache::connect(url, CacheOptions::default())?),
+    let cache = match &config.cache {
+        Some(target) => Some(Cache::connect(target, config.cache_options.clone())?),
         None => None,
     };
     let links = EventLinks {

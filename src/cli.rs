@@ -47,9 +47,21 @@ pub struct Settings {
     /// Most database connections this process opens.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", global = true, default_value_t = 16)]
     pub database_max_connections: u32,
-    /// `redis://…` for the following cache. Unset: no cache.
+    /// `redis://…` for the following cache. Unset: no cache (unless REDIS_CLUSTER_NODES).
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+    /// `host:port,host:port`: some nodes of a Redis Cluster holding the cache, instead of
+    /// REDIS_URL.
+    #[arg(long, env = "REDIS_CLUSTER_NODES", global = true)]
+    pub redis_cluster_nodes: Option<String>,
+    /// `redis://…` or `redis+sentinel://host:port,host:port/master-name`: a Redis of their own
+    /// for the count zsets. Unset: they live with the rest of the cache.
+    #[arg(long, env = "REDIS_COUNTS_URL", global = true)]
+    pub redis_counts_url: Option<String>,
+    /// Replicas a cache write must reach on a Redis Cluster or under Sentinel before it counts
+    /// as done, so that a failover cannot lose it; 0: do not wait.
+    #[arg(long, env = "REDIS_WAIT_REPLICAS", global = true, default_value_t = 1)]
+    pub redis_wait_replicas: u32,
     /// HS256 secret shared with the legacy app. Unset: loopback-only development mode.
     #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,

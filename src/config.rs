@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::cache::{CacheOptions, CacheTarget, Deployment};
 use crate::cli::{PersistedMode, Settings};
 use crate::db::StoreOptions;
 use crate::graphql::{Manifest, PersistedQueries, QueryLimits};
@@ -21,7 +22,9 @@ pub struct Config {
     /// True when no database was configured: the embedded SQLite file is used and demo users are
     /// seeded into it.
     pub(crate) embedded: bool,
-    pub(crate) redis_url: Option<String>,
+    /// Where the cache lives; none: no cache.
+    pub(crate) cache: Option<CacheTarget>,
+    pub(crate) cache_options: CacheOptions,
     pub(crate) jwt_secret: SecretString,
     /// True when no secret was configured: a random one was made for this process.
     pub(crate) dev_mode: bool,
@@ -64,6 +67,10 @@ pub enum ConfigError {
          set JWT_SECRET or use a loopback LISTEN_ADDR (got {0})"
     )]
     InsecureListen(SocketAddr),
+    #[error("REDIS_URL and REDIS_CLUSTER_NODES are both set; the cache lives in one of them")]
+    TwoCaches,
+    #[error("REDIS_COUNTS_URL is set without REDIS_URL or REDIS_CLUSTER_NODES")]
+    CountsWithoutCache,
     #[error("JWT_SECRET is set but empty")]
     EmptySecret,
     #[error("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE, the documents that may run")]
@@ -87,7 +94,11 @@ impl Config {
         Ok(Self {
             embedded: database_url.is_none(),
             database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-            redis_url: nonempty(&settings.redis_url),
+            cache: cache_target(settings)?,
+            cache_options: CacheOptions {
+                wait_replicas: settings.redis_wait_replicas,
+                ..CacheOptions::default()
+            },
             jwt_secret,
             dev_mode,
             listen_addr: settings.listen_addr,
@@ -118,6 +129,20 @@ impl Config {
             },
         })
     }
+}
+
+/// Where the cache lives: one Redis or a cluster, and the counts with it or apart.
+fn cache_target(settings: &Settings) -> Result<Option<CacheTarget>, ConfigError> {
+    let main = match (nonempty(&settings.redis_url), nonempty(&settings.redis_cluster_nodes)) {
+        (Some(_), Some(_)) => return Err(ConfigError::TwoCaches),
+        (Some(url), None) => Deployment::Url(url),
+        (None, Some(nodes)) => Deployment::Cluster(nodes),
+        (None, None) if nonempty(&settings.redis_counts_url).is_some() => {
+            return Err(ConfigError::CountsWithoutCache)
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(CacheTarget { main, counts: nonempty(&settings.redis_counts_url) }))
 }
 
 /// The persisted-query mode, with its manifest read and checked when trusted documents are on.

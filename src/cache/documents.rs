@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use bb8_redis::redis;
-
+use super::link::Unit;
 use super::{keys, Cache, CacheError};
 
 /// How long a persisted document is kept after it was last stored: clients send the full text
@@ -20,10 +19,10 @@ impl Cache {
         if self.cooling_down() {
             return Err(CacheError::Down);
         }
-        let mut pipe = redis::pipe();
-        pipe.get(keys::document(hash));
-        let (text,): (Option<String>,) = self.exchange(&pipe).await?;
-        Ok(text)
+        let key = keys::document(hash);
+        let mut unit = Unit::new(key.as_str());
+        unit.add(redis::Cmd::get(&key));
+        self.ask(unit).await
     }
 
     /// Keeps `text` under `hash` for [`DOCUMENT_TTL`].
@@ -31,8 +30,9 @@ impl Cache {
         if self.cooling_down() {
             return Err(CacheError::Down);
         }
-        let mut pipe = redis::pipe();
-        pipe.set_ex(keys::document(hash), text, DOCUMENT_TTL.as_secs()).ignore();
-        self.exchange::<()>(&pipe).await
+        let key = keys::document(hash);
+        let mut unit = Unit::new(key.as_str());
+        unit.add(redis::Cmd::set_ex(&key, text, DOCUMENT_TTL.as_secs()));
+        self.ask::<()>(unit).await
     }
 }

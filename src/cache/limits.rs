@@ -2,9 +2,9 @@
 //! generic cell rate algorithm (GCRA, what governor runs in process) in one script, one round
 //! trip per request. The caller falls back to its in-process limiter when this fails.
 
-use bb8_redis::redis;
-
-use super::{keys, scripts, Cache, CacheError};
+use super::link::Unit;
+use super::scripts::{self, eval};
+use super::{keys, Cache, CacheError};
 
 /// Whether a request may go on, or the whole seconds until its client may come back.
 pub(crate) type Admission = Result<(), u64>;
@@ -21,10 +21,10 @@ impl Cache {
             return Err(CacheError::Down);
         }
         let interval_micros = 60_000_000 / u64::from(per_minute.max(1));
-        let mut pipe = redis::pipe();
-        let eval = pipe.cmd("EVAL").arg(scripts::ADMIT).arg(1).arg(keys::rate(client));
-        eval.arg(interval_micros).arg(per_minute);
-        let (wait_micros,): (u64,) = self.exchange(&pipe).await?;
+        let key = keys::rate(client);
+        let mut unit = Unit::new(key.as_str());
+        unit.add(eval(scripts::ADMIT, [&key])).arg(interval_micros).arg(per_minute);
+        let wait_micros: u64 = self.ask(unit).await?;
         Ok(match wait_micros {
             0 => Ok(()),
             wait => Err(wait.div_ceil(1_000_000)),

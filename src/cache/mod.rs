@@ -1,15 +1,19 @@
 //! The Redis cache of followings, followers and counts, in the legacy app's keys. Redis is a
 //! cache: the database is the truth, a Redis fault never fails a request, and no stale entry
-//! outlives an outage. docs/cache.md explains the protocol and why it is race-free. Beside it,
+//! outlives an outage. docs/cache.md explains the protocol and why it is race-free. The cache
+//! runs on one Redis, on a Redis Cluster, and with the count zsets on a Redis of their own
+//! (`link.rs`); every step names one slot at a time, so all three behave alike. Beside it,
 //! `profiles.rs` keeps user profiles in process memory for a short time.
 
 mod documents;
 pub(crate) mod keys;
 mod limits;
+mod link;
 mod profiles;
 mod reads;
 mod repair;
 mod scripts;
+mod slots;
 mod writes;
 
 #[cfg(test)]
@@ -19,11 +23,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bb8::Pool;
-use bb8_redis::redis::{self, RedisError};
-use bb8_redis::RedisConnectionManager;
+use redis::{RedisError, Value};
 
 use crate::domain::ids::UserId;
+use link::{place, Link, Unit};
 
 pub(crate) use limits::Admission;
 pub(crate) use profiles::ProfileCache;
@@ -54,6 +57,8 @@ pub(crate) enum CacheError {
     Reply(#[from] redis::ParsingError),
     #[error("redis did not answer in time")]
     Timeout,
+    #[error("a cache write reached {0} replicas, fewer than asked")]
+    NotReplicated(u32),
     #[error("redis is marked down after a recent failure")]
     Down,
     #[error("invalid redis url: {0}")]
@@ -73,6 +78,11 @@ pub(crate) struct CacheOptions {
     pub(crate) list_ttl_spread: Duration,
     /// Lists longer than this are served from the database and not cached.
     pub(crate) max_cached_list: usize,
+    /// Replicas a cache write must reach on a cluster or under Sentinel before it counts as
+    /// done, so that a failover cannot lose it (0: do not wait).
+    pub(crate) wait_replicas: u32,
+    /// How long a write waits for them; past it, the write counts as failed.
+    pub(crate) wait_timeout: Duration,
 }
 
 impl Default for CacheOptions {
@@ -83,8 +93,29 @@ impl Default for CacheOptions {
             list_ttl: Duration::from_secs(30 * 60),
             list_ttl_spread: Duration::from_secs(600),
             max_cached_list: 20_000,
+            wait_replicas: 1,
+            wait_timeout: Duration::from_millis(50),
         }
     }
+}
+
+/// Where the cache lives (SPEC §13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CacheTarget {
+    /// The per-user keys and the service's own shared keys.
+    pub(crate) main: Deployment,
+    /// The two count zsets, when they live on a Redis of their own: a plain URL or
+    /// `redis+sentinel://host:port,…/master-name`.
+    pub(crate) counts: Option<String>,
+}
+
+/// One Redis deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Deployment {
+    /// `redis://…` (or `redis+sentinel://…`).
+    Url(String),
+    /// Some nodes of a Redis Cluster, `host:port,host:port`.
+    Cluster(String),
 }
 
 /// A handle to the cache; cheap to clone.
@@ -94,13 +125,13 @@ pub(crate) struct Cache {
 }
 
 struct Inner {
-    manager: RedisConnectionManager,
-    /// Replaced after a failed exchange: a multiplexed connection does not recover once its
-    /// server has gone, and checking each one on checkout would cost a round trip per call.
-    pool: std::sync::RwLock<Pool<RedisConnectionManager>>,
+    /// Where the per-user keys live, and everything else but the counts.
+    main: Link,
+    /// Where the count zsets live when they live apart.
+    counts: Option<Link>,
     options: CacheOptions,
     /// Users whose cached data may be stale because a write could not update it. While any are
-    /// listed, reads bypass the cache; the healer empties it once Redis answers.
+    /// listed, reads bypass the cache; the repair task empties it once Redis answers.
     dirty: Mutex<HashSet<UserId>>,
     /// Until when Redis is left alone after a failure.
     down_until: Mutex<Option<Instant>>,
@@ -113,15 +144,17 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
-    /// A pool for `url`; connections are made on first use, so the service starts (and serves
-    /// from the database) while Redis is away.
-    pub(crate) fn connect(url: &str, options: CacheOptions) -> Result<Self, CacheError> {
-        let manager =
-            RedisConnectionManager::new(url).map_err(|e| CacheError::Url(e.to_string()))?;
-        let pool = std::sync::RwLock::new(new_pool(&manager, &options));
+    /// The cache at `target`; connections are made on first use, so the service starts (and
+    /// serves from the database) while Redis is away.
+    pub(crate) fn connect(target: &CacheTarget, options: CacheOptions) -> Result<Self, CacheError> {
+        let main = match &target.main {
+            Deployment::Url(url) => Link::open(url, &options)?,
+            Deployment::Cluster(nodes) => Link::cluster(nodes, &options)?,
+        };
+        let counts = target.counts.as_deref().map(|url| Link::open(url, &options)).transpose()?;
         let inner = Inner {
-            manager,
-            pool,
+            main,
+            counts,
             options,
             dirty: Mutex::new(HashSet::new()),
             down_until: Mutex::new(None),
@@ -135,23 +168,44 @@ impl Cache {
         !self.cooling_down() && lock(&self.inner.dirty).is_empty()
     }
 
-    /// Answers when Redis does, for readiness reports.
+    /// Answers when every Redis of the cache does, for readiness reports.
     pub(crate) async fn ping(&self) -> Result<(), CacheError> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("PING");
-        self.exchange::<(String,)>(&pipe).await.map(drop)
+        let mut units = vec![Unit::new("ping")];
+        units[0].add(redis::cmd("PING"));
+        if self.inner.counts.is_some() {
+            let mut counts = Unit::new(keys::FOLLOWING_COUNTS);
+            counts.add(redis::cmd("PING"));
+            units.push(counts);
+        }
+        self.exchange(units).await.map(drop)
     }
 
-    /// Sends one pipeline (one round trip) on a pooled connection, bounded by the timeout. A
-    /// failure starts the cool-down, so that an outage costs later requests nothing.
-    async fn exchange<T: redis::FromRedisValue>(
-        &self,
-        pipe: &redis::Pipeline,
-    ) -> Result<T, CacheError> {
-        let pool = self.pool();
+    /// Sends the units (each to the Redis its key lives on, all at once), bounded by the
+    /// timeout; each unit's replies, in order. A failure starts the cool-down, so that an outage
+    /// costs later requests nothing.
+    async fn exchange(&self, units: Vec<Unit>) -> Result<Vec<Vec<Value>>, CacheError> {
         let attempt = async {
-            let mut conn = pool.get().await?;
-            Ok::<T, CacheError>(pipe.query_async(&mut *conn).await?)
+            match &self.inner.counts {
+                None => self.inner.main.send(&units).await,
+                Some(counts) => {
+                    let (mut main, mut apart) = (Share::default(), Share::default());
+                    for (i, unit) in units.into_iter().enumerate() {
+                        let share =
+                            if keys::is_count_key(&unit.key) { &mut apart } else { &mut main };
+                        share.positions.push(i);
+                        share.units.push(unit);
+                    }
+                    let (main_replies, count_replies) = tokio::try_join!(
+                        self.inner.main.send(&main.units),
+                        counts.send(&apart.units)
+                    )?;
+                    let len = main.positions.len() + apart.positions.len();
+                    Ok(place(
+                        len,
+                        [(main.positions, main_replies), (apart.positions, count_replies)],
+                    ))
+                }
+            }
         };
         let result = match tokio::time::timeout(self.inner.options.timeout, attempt).await {
             Ok(result) => result,
@@ -160,14 +214,23 @@ impl Cache {
         if let Err(err) = &result {
             tracing::warn!(error = %err, "redis call failed; serving from the database");
             *lock(&self.inner.down_until) = Some(Instant::now() + self.inner.options.cool_down);
-            let fresh = new_pool(&self.inner.manager, &self.inner.options);
-            *self.inner.pool.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+            self.inner.main.reset().await;
+            if let Some(counts) = &self.inner.counts {
+                counts.reset().await;
+            }
         }
         result
     }
 
-    fn pool(&self) -> Pool<RedisConnectionManager> {
-        self.inner.pool.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// Sends one unit of one command; its reply.
+    async fn ask<T: redis::FromRedisValue>(&self, unit: Unit) -> Result<T, CacheError> {
+        let reply = self.exchange(vec![unit]).await?.into_iter().flatten().next();
+        decode(reply)
+    }
+
+    /// Open and idle connections of the main Redis's pool, for the metrics.
+    pub(crate) fn pool_usage(&self) -> (u32, u32) {
+        self.inner.main.pool_usage()
     }
 
     fn cooling_down(&self) -> bool {
@@ -179,16 +242,16 @@ impl Cache {
     }
 }
 
-/// A pool whose connections are made on first use and not pinged on checkout.
-fn new_pool(
-    manager: &RedisConnectionManager,
-    options: &CacheOptions,
-) -> Pool<RedisConnectionManager> {
-    Pool::builder()
-        .max_size(32)
-        .connection_timeout(options.timeout)
-        .test_on_check_out(false)
-        .build_unchecked(manager.clone())
+/// A reply as `T`; a missing one as nil.
+fn decode<T: redis::FromRedisValue>(value: Option<Value>) -> Result<T, CacheError> {
+    Ok(redis::from_redis_value(value.unwrap_or(Value::Nil))?)
+}
+
+/// The units bound for one Redis, with their places among all the units.
+#[derive(Default)]
+struct Share {
+    positions: Vec<usize>,
+    units: Vec<Unit>,
 }
 
 /// Locks a mutex, recovering from a panic in another holder (the data stays valid: sets and

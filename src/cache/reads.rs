@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 
-use bb8_redis::redis::{self, Value};
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use redis::Value;
 
-use super::{keys, scripts, Cache, CacheError};
+use super::keys::Item;
+use super::link::Unit;
+use super::scripts::{self, eval};
+use super::{decode, Cache, CacheError};
 use crate::domain::ids::UserId;
 use crate::domain::page::{Cursor, Entry, Page, PageRequest, Side};
 use crate::domain::user::FollowCounts;
@@ -20,10 +23,17 @@ pub(crate) enum Lookup<T> {
     Miss(Option<FillTicket>),
 }
 
-/// The user's generation as read before the database: a fill stores only if it is unchanged
-/// and no write is under way.
+/// The item generations read before the database (one for a list, two for counts): a fill
+/// stores only if they are unchanged and no write is under way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FillTicket(String);
+pub(crate) struct FillTicket(Vec<String>);
+
+impl FillTicket {
+    /// A counts ticket, when both counts may be filled.
+    fn both(following: Option<String>, followers: Option<String>) -> Option<Self> {
+        Some(Self(vec![following?, followers?]))
+    }
+}
 
 /// Extra entries read past a page, so that a tie group cut at the window's end rarely forces
 /// a database read. Follow times are microseconds, so ties are rare; every entry read costs
@@ -81,29 +91,41 @@ impl Cache {
             .collect())
     }
 
-    /// Each owner's counts, from the legacy count zsets where both are there.
+    /// Each owner's counts, from the legacy count zsets where both are there. Each count is an
+    /// item of its own (the zsets are two keys, in two slots), so a ticket holds two
+    /// generations.
     pub(crate) async fn counts(
         &self,
         owners: &[UserId],
     ) -> Result<HashMap<UserId, Lookup<FollowCounts>>, CacheError> {
-        let mut pipe = redis::pipe();
+        let mut units = Vec::with_capacity(owners.len() * 2);
         for &owner in owners {
-            let member = owner.to_string();
-            pipe.zscore(keys::FOLLOWING_COUNTS, &member).zscore(keys::FOLLOWER_COUNTS, &member);
-            guard_reads(&mut pipe, owner);
+            for side in [Side::Following, Side::Followers] {
+                let item = Item::Count(side, owner);
+                let mut unit = Unit::new(item.key());
+                unit.add(redis::Cmd::zscore(item.key(), owner.get()));
+                unit.add(guard_read(&item));
+                units.push(unit);
+            }
         }
-        let values: Vec<Value> = self.exchange(&pipe).await?;
-        let mut values = values.into_iter();
+        let replies = self.exchange(units).await?;
+        let mut replies = replies.into_iter();
         let mut found = HashMap::with_capacity(owners.len());
         for &owner in owners {
-            let following: Option<f64> = decode(values.next())?;
-            let followers: Option<f64> = decode(values.next())?;
-            let (usable, ticket) = self.guard(owner, &mut values)?;
+            let mut read = |side| -> Result<_, CacheError> {
+                let mut values = replies.next().unwrap_or_default().into_iter();
+                let count: Option<f64> = decode(values.next())?;
+                let guard = self.guard_state(Item::Count(side, owner), values.next())?;
+                Ok((count, guard))
+            };
+            let (following, following_guard) = read(Side::Following)?;
+            let (followers, followers_guard) = read(Side::Followers)?;
+            let usable = following_guard.usable && followers_guard.usable;
             let lookup = match (following, followers) {
                 (Some(f), Some(g)) if usable => {
                     Lookup::Hit(FollowCounts { following: f as i64, followers: g as i64 })
                 }
-                _ => Lookup::Miss(ticket),
+                _ => Lookup::Miss(FillTicket::both(following_guard.ticket, followers_guard.ticket)),
             };
             found.insert(owner, lookup);
         }
@@ -117,25 +139,24 @@ impl Cache {
         side: Side,
         fills: &[(UserId, FillTicket, &[Entry])],
     ) -> Result<(), CacheError> {
-        let mut pipe = redis::pipe();
-        let mut any = false;
+        let mut units = Vec::new();
         for (owner, ticket, list) in fills {
             if list.is_empty() || list.len() > self.options().max_cached_list {
                 continue;
             }
-            any = true;
-            let eval = pipe.cmd("EVAL").arg(scripts::FILL_LIST).arg(3);
-            eval.arg(keys::list(side, *owner))
-                .arg(keys::generation(*owner))
-                .arg(keys::pending(*owner));
-            eval.arg(&ticket.0).arg(self.list_ttl_secs());
+            let item = Item::List(side, *owner);
+            let (key, guard) = (item.key(), item.guard());
+            let mut unit = Unit::new(key.as_str());
+            let eval =
+                unit.add(eval(scripts::FILL_LIST, [&key, &guard.generation, &guard.pending]));
+            eval.arg(&ticket.0[0]).arg(self.list_ttl_secs());
             for entry in *list {
-                eval.arg(score(entry.at)).arg(entry.user.to_string());
+                eval.arg(score(entry.at)).arg(entry.user.get());
             }
-            eval.ignore();
+            units.push(unit);
         }
-        if any {
-            self.exchange::<()>(&pipe).await?;
+        if !units.is_empty() {
+            self.exchange(units).await?;
         }
         Ok(())
     }
@@ -145,22 +166,29 @@ impl Cache {
         &self,
         fills: &[(UserId, FillTicket, FollowCounts)],
     ) -> Result<(), CacheError> {
-        if fills.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
+        let mut units = Vec::with_capacity(fills.len() * 2);
         for (owner, ticket, counts) in fills {
-            let eval = pipe.cmd("EVAL").arg(scripts::FILL_COUNTS).arg(4);
-            eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS);
-            eval.arg(keys::generation(*owner)).arg(keys::pending(*owner));
-            eval.arg(&ticket.0).arg(owner.to_string()).arg(counts.following).arg(counts.followers);
-            eval.ignore();
+            let values = [(Side::Following, counts.following), (Side::Followers, counts.followers)];
+            for ((side, count), generation) in values.into_iter().zip(&ticket.0) {
+                let item = Item::Count(side, *owner);
+                let (key, guard) = (item.key(), item.guard());
+                let mut unit = Unit::new(key.as_str());
+                let keys = [key.as_str(), &guard.generation, &guard.pending];
+                unit.add(eval(scripts::FILL_COUNT, keys))
+                    .arg(generation)
+                    .arg(owner.get())
+                    .arg(count);
+                units.push(unit);
+            }
         }
-        self.exchange::<()>(&pipe).await
+        if !units.is_empty() {
+            self.exchange(units).await?;
+        }
+        Ok(())
     }
 
     /// Reads each owner's zset (from `after`'s score down, at most `limit` entries), whether it
-    /// exists, and the fill guard, in one pipeline.
+    /// exists, and its fill guard: one unit per owner, all sent at once.
     async fn windows(
         &self,
         side: Side,
@@ -172,26 +200,30 @@ impl Cache {
         // microsecond still falls inside; the exact cut is made on the entries.
         let max = after
             .map_or_else(|| "+inf".to_owned(), |c| (c.at_micros as f64 / 1e6 + 1e-6).to_string());
-        let mut pipe = redis::pipe();
+        let mut units = Vec::with_capacity(owners.len());
         for &owner in owners {
-            let key = keys::list(side, owner);
-            let range =
-                pipe.cmd("ZRANGE").arg(&key).arg(&max).arg("-inf").arg("BYSCORE").arg("REV");
+            let item = Item::List(side, owner);
+            let key = item.key();
+            let mut unit = Unit::new(key.as_str());
+            let range = unit.add(redis::cmd("ZRANGE"));
+            range.arg(&key).arg(&max).arg("-inf").arg("BYSCORE").arg("REV");
             if let Some(limit) = limit {
                 range.arg("LIMIT").arg(0).arg(limit);
             }
             range.arg("WITHSCORES");
-            pipe.exists(&key);
-            guard_reads(&mut pipe, owner);
+            unit.add(redis::Cmd::exists(&key));
+            unit.add(guard_read(&item));
+            units.push(unit);
         }
-        let values: Vec<Value> = self.exchange(&pipe).await?;
-        let mut values = values.into_iter();
+        let replies = self.exchange(units).await?;
         let mut windows = Vec::with_capacity(owners.len());
-        for &owner in owners {
+        for (&owner, values) in owners.iter().zip(replies) {
+            let mut values = values.into_iter();
             let items: Vec<(String, f64)> = decode(values.next())?;
             let exists: bool = decode(values.next())?;
-            let (usable, ticket) = self.guard(owner, &mut values)?;
-            windows.push((owner, Window { items, exists: exists && usable, ticket }));
+            let guard = self.guard_state(Item::List(side, owner), values.next())?;
+            let ticket = guard.ticket.map(|generation| FillTicket(vec![generation]));
+            windows.push((owner, Window { items, exists: exists && guard.usable, ticket }));
         }
         Ok(windows)
     }
@@ -203,36 +235,38 @@ impl Cache {
     }
 }
 
-/// Adds the reads of one user's fill guard: `GET gen`, `GET pending`, `EXISTS live`.
-fn guard_reads(pipe: &mut redis::Pipeline, owner: UserId) {
-    pipe.get(keys::generation(owner)).get(keys::pending(owner)).exists(keys::live(owner));
+/// The read of one item's fill guard: generation, pending count and `live`, in one `MGET`.
+fn guard_read(item: &Item) -> redis::Cmd {
+    let guard = item.guard();
+    let mut mget = redis::cmd("MGET");
+    mget.arg(&guard.generation).arg(&guard.pending).arg(&guard.live);
+    mget
+}
+
+/// One item's guard as read.
+struct GuardState {
+    /// The item's cached data may be served (no dead writer's mark on it).
+    usable: bool,
+    /// The generation to fill under, unless a write is under way.
+    ticket: Option<String>,
 }
 
 impl Cache {
-    /// Reads one user's guard off `values`: whether the user's cached data may be served, and
-    /// a fill ticket unless a write is under way. A mark whose writer died (pending without
-    /// `live`) makes the data unusable and puts the user on the repair list.
-    fn guard(
-        &self,
-        owner: UserId,
-        values: &mut impl Iterator<Item = Value>,
-    ) -> Result<(bool, Option<FillTicket>), CacheError> {
-        let generation: Option<String> = decode(values.next())?;
-        let pending: Option<i64> = decode(values.next())?;
-        let live: bool = decode(values.next())?;
+    /// Reads one item's guard from its `MGET` reply. A mark whose writer died (pending without
+    /// `live`) makes the item unusable and puts its user on the repair list.
+    fn guard_state(&self, item: Item, reply: Option<Value>) -> Result<GuardState, CacheError> {
+        let (generation, pending, live): (Option<String>, Option<i64>, Option<String>) =
+            decode(reply)?;
         if pending.unwrap_or(0) <= 0 {
-            return Ok((true, Some(FillTicket(generation.unwrap_or_else(|| "0".into())))));
+            let ticket = Some(generation.unwrap_or_else(|| "0".into()));
+            return Ok(GuardState { usable: true, ticket });
         }
-        if !live {
-            tracing::warn!(user = %owner, "a write's mark outlived its writer; forgetting");
-            self.mark_dirty([owner]);
+        if live.is_none() {
+            tracing::warn!(key = %item.key(), "a write's mark outlived its writer; forgetting");
+            self.mark_dirty([item.owner()]);
         }
-        Ok((live, None))
+        Ok(GuardState { usable: live.is_some(), ticket: None })
     }
-}
-
-fn decode<T: redis::FromRedisValue>(value: Option<Value>) -> Result<T, CacheError> {
-    Ok(redis::from_redis_value(value.unwrap_or(Value::Nil))?)
 }
 
 /// The legacy score: Unix seconds as a float, here with microseconds.

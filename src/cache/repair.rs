@@ -4,21 +4,16 @@
 //! from the database, has the dirty users' data forgotten once Redis answers, and lets reads
 //! back in.
 
-use bb8_redis::redis;
-
-use super::{keys, lock, scripts, Cache, CacheError, GENERATION_TTL_SECS};
+use super::keys::{self, Item};
+use super::link::Unit;
+use super::scripts::{self, eval};
+use super::{lock, Cache, CacheError, GENERATION_TTL_SECS};
 use crate::domain::ids::UserId;
 
 impl Cache {
     /// Adds users whose cached data may be stale: reads bypass the cache until they are cleared.
     pub(crate) fn mark_dirty(&self, users: impl IntoIterator<Item = UserId>) {
         lock(&self.inner.dirty).extend(users);
-    }
-
-    /// Open and idle connections, for the metrics.
-    pub(crate) fn pool_usage(&self) -> (u32, u32) {
-        let state = self.pool().state();
-        (state.connections, state.idle_connections)
     }
 
     /// How many users' cached data is waiting to be forgotten.
@@ -31,18 +26,28 @@ impl Cache {
         lock(&self.inner.dirty).iter().copied().collect()
     }
 
-    /// Forgets everything cached about `users` (and any fill in flight for them), in one
-    /// pipeline.
+    /// Forgets everything cached about `users` (and any fill in flight for them): one script
+    /// per item, and the legacy relationship caches, all sent at once.
     pub(crate) async fn forget(&self, users: &[UserId]) -> Result<(), CacheError> {
-        let mut pipe = redis::pipe();
+        let mut units = Vec::with_capacity(users.len() * 5);
         for &user in users {
-            let eval = pipe.cmd("EVAL").arg(scripts::FORGET).arg(8);
-            eval.arg(keys::following(user)).arg(keys::fans(user)).arg(keys::relationship(user));
-            eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS).arg(keys::generation(user));
-            eval.arg(keys::pending(user)).arg(keys::live(user));
-            eval.arg(user.get()).arg(GENERATION_TTL_SECS).ignore();
+            for item in Item::all_of(user) {
+                let (key, guard) = (item.key(), item.guard());
+                let member = match item {
+                    Item::List(..) => String::new(),
+                    Item::Count(..) => user.to_string(),
+                };
+                let mut unit = Unit::write(key.as_str());
+                let keys = [key.as_str(), &guard.generation, &guard.pending, &guard.live];
+                unit.add(eval(scripts::FORGET, keys)).arg(GENERATION_TTL_SECS).arg(member);
+                units.push(unit);
+            }
+            let relationship = keys::relationship(user);
+            let mut unit = Unit::write(relationship.as_str());
+            unit.add(redis::Cmd::del(&relationship));
+            units.push(unit);
         }
-        self.exchange::<()>(&pipe).await
+        self.exchange(units).await.map(drop)
     }
 
     /// Takes forgotten users off the dirty list; once none are left, the cool-down ends.

@@ -1,60 +1,93 @@
 //! The Lua scripts that make each cache step atomic. Redis runs a script without interleaving
-//! any other command, which is what the protocol in docs/cache.md relies on.
+//! any other command, which is what the protocol in docs/cache.md relies on. Every script names
+//! one item's keys only (its legacy key and the guard beside it, `keys.rs`), so each runs on
+//! the one node that holds that slot, on a single Redis as on a Redis Cluster.
 
-/// After a commit: apply each pair's changes to whatever exists, then mark its write finished.
-///
-/// KEYS: 1 following counts, 2 follower counts, then twelve per pair: a:following, b:fans,
-/// b:following, a:fans, a:relationship, b:relationship, a:gen, a:pending, a:live, b:gen,
-/// b:pending, b:live.
-/// ARGV: 1 generation lifetime, then six per pair: a, b, forward delta (-1/0/1), forward score,
-/// backward delta, backward score. "Forward" is a → b, "backward" b → a.
-///
-/// A list is changed only if it exists (never created half full); a count only if present.
-/// Returns the users whose changed count was not there, for the service to fill.
-pub(crate) const APPLY: &str = r#"
-local uncounted = {}
-local function count(counts, user, delta)
-  if redis.call('ZSCORE', counts, user) then
-    redis.call('ZINCRBY', counts, delta, user)
+use redis::Cmd;
+
+/// An `EVAL` of `script` over `keys`, all in one slot; the caller adds the arguments. The text
+/// goes along each time: Redis keeps the compiled script by its hash, so this costs hashing
+/// a few hundred bytes, and no `NOSCRIPT` round trip after a restart or a failover.
+pub(super) fn eval<const N: usize>(script: &str, keys: [&str; N]) -> Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(N);
+    for key in keys {
+        cmd.arg(key);
+    }
+    cmd
+}
+
+/// The end of a write's step on one item: bump its generation and lift the write's mark.
+/// KEYS 2, 3, 4 are the item's gen, pending and live; ARGV[1] the generation lifetime.
+macro_rules! finish_lua {
+    () => {
+        r#"
+local function finish()
+  redis.call('INCR', KEYS[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+  if tonumber(redis.call('GET', KEYS[3]) or '0') > 1 then
+    redis.call('DECR', KEYS[3])
   else
-    table.insert(uncounted, user)
+    redis.call('DEL', KEYS[3], KEYS[4])
   end
 end
-local function move(list, member, fans, fan, owner, target, delta, score)
-  if delta > 0 then
-    if redis.call('EXISTS', list) == 1 then redis.call('ZADD', list, score, member) end
-    if redis.call('EXISTS', fans) == 1 then redis.call('ZADD', fans, score, fan) end
-  elseif delta < 0 then
-    redis.call('ZREM', list, member)
-    redis.call('ZREM', fans, fan)
-  end
-  if delta ~= 0 then
-    count(KEYS[1], owner, delta)
-    count(KEYS[2], target, delta)
-  end
-end
-local function finish(gen, pending, live)
-  redis.call('INCR', gen)
-  redis.call('EXPIRE', gen, ARGV[1])
-  if tonumber(redis.call('GET', pending) or '0') > 1 then
-    redis.call('DECR', pending)
-  else
-    redis.call('DEL', pending, live)
-  end
-end
-for i = 0, (#KEYS - 2) / 12 - 1 do
-  local k, v = 2 + i * 12, 1 + i * 6
-  local a, b = ARGV[v + 1], ARGV[v + 2]
-  move(KEYS[k + 1], b, KEYS[k + 2], a, a, b, tonumber(ARGV[v + 3]), ARGV[v + 4])
-  move(KEYS[k + 3], a, KEYS[k + 4], b, b, a, tonumber(ARGV[v + 5]), ARGV[v + 6])
-  redis.call('DEL', KEYS[k + 5], KEYS[k + 6])
-  finish(KEYS[k + 7], KEYS[k + 8], KEYS[k + 9])
-  finish(KEYS[k + 10], KEYS[k + 11], KEYS[k + 12])
-end
-return uncounted
+"#
+    };
+}
+
+/// Before a commit: mark an item as being written (no fill may store until the mark is
+/// lifted), and keep the mark alive. One step, so no reader sees the count without `live`.
+///
+/// KEYS: 1 pending, 2 live. ARGV: 1 pending lifetime (s), 2 live lifetime (ms).
+pub(crate) const MARK: &str = r#"
+redis.call('SET', KEYS[2], 1, 'PX', ARGV[2])
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
 "#;
 
-/// Fill one list from the database, unless a write touched the user since the fill read its
+/// After a commit: apply one pair's change to a list, if the list exists (never created half
+/// full), then finish the write on it.
+///
+/// KEYS: 1 list, 2 gen, 3 pending, 4 live. ARGV: 1 generation lifetime, 2 delta (-1/0/1),
+/// 3 score, 4 member.
+pub(crate) const APPLY_LIST: &str = concat!(
+    finish_lua!(),
+    r#"
+local delta = tonumber(ARGV[2])
+if delta > 0 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4]) end
+elseif delta < 0 then
+  redis.call('ZREM', KEYS[1], ARGV[4])
+end
+finish()
+return 0
+"#
+);
+
+/// After a commit: apply one pair's change to a user's count, if the count is there, then
+/// finish the write on it. Returns the user when a changed count was missing (the service
+/// fills it: the legacy app reads a missing member as zero and counts on from there), else 0.
+///
+/// KEYS: 1 count zset, 2 gen, 3 pending, 4 live. ARGV: 1 generation lifetime, 2 delta, 3 user.
+pub(crate) const APPLY_COUNT: &str = concat!(
+    finish_lua!(),
+    r#"
+local delta = tonumber(ARGV[2])
+local uncounted = 0
+if delta ~= 0 then
+  if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+    redis.call('ZINCRBY', KEYS[1], delta, ARGV[3])
+  else
+    uncounted = tonumber(ARGV[3])
+  end
+end
+finish()
+return uncounted
+"#
+);
+
+/// Fill one list from the database, unless a write touched it since the fill read its
 /// generation or one is under way.
 ///
 /// KEYS: 1 list, 2 gen, 3 pending. ARGV: generation read before the database, ttl, then
@@ -68,32 +101,33 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 "#;
 
-/// Fill one user's counts, under the same guard.
+/// Fill one user's count, under the same guard.
 ///
-/// KEYS: 1 following counts, 2 follower counts, 3 gen, 4 pending.
-/// ARGV: generation read before the database, user, following, followers.
-pub(crate) const FILL_COUNTS: &str = r#"
-if tonumber(redis.call('GET', KEYS[4]) or '0') > 0 then return 0 end
-if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
+/// KEYS: 1 count zset, 2 gen, 3 pending. ARGV: generation read before the database, user,
+/// count.
+pub(crate) const FILL_COUNT: &str = r#"
+if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then return 0 end
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
 return 1
 "#;
 
-/// Forget everything cached about a user whose write could not reach Redis, or whose writer
-/// died between its mark and its cache update, and invalidate any fill in flight. The dead
-/// writers' marks go too, unless a live writer has marked the user since (its own cache update
-/// will lift its mark; the dead one's count is found and forgotten again later).
+/// Forget one item whose write could not reach Redis, or whose writer died between its mark
+/// and its cache update, and invalidate any fill in flight. The dead writers' marks go too,
+/// unless a live writer has marked the item since (its own cache update will lift its mark;
+/// the dead one's count is found and forgotten again later).
 ///
-/// KEYS: 1 following, 2 fans, 3 relationship, 4 following counts, 5 follower counts, 6 gen,
-/// 7 pending, 8 live. ARGV: user, generation lifetime.
+/// KEYS: 1 the item's key, 2 gen, 3 pending, 4 live. ARGV: 1 generation lifetime, 2 the user
+/// for a count (its member), empty for a list (the whole key goes).
 pub(crate) const FORGET: &str = r#"
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('INCR', KEYS[6])
-redis.call('EXPIRE', KEYS[6], ARGV[2])
-if redis.call('EXISTS', KEYS[8]) == 0 then redis.call('DEL', KEYS[7]) end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('ZREM', KEYS[1], ARGV[2])
+end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('DEL', KEYS[3]) end
 return 1
 "#;
 

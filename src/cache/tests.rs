@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use bb8_redis::redis;
-
-use super::{keys, Cache, CacheOptions, FillTicket, Lookup, PairWrite};
+use super::keys::Item;
+use super::link::Unit;
+use super::{Cache, CacheOptions, CacheTarget, Deployment, FillTicket, Lookup, PairWrite};
 use crate::domain::ids::UserId;
 use crate::domain::page::{Entry, Side};
 use crate::domain::relation::{Relation, RelationChange};
@@ -15,7 +15,7 @@ use crate::domain::relation::{Relation, RelationChange};
 async fn cache() -> Option<Cache> {
     let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let url = format!("{}/3", base.trim_end_matches('/'));
-    let cache = Cache::connect(&url, CacheOptions::default()).expect("redis url");
+    let cache = Cache::connect(&at_url(url), CacheOptions::default()).expect("redis url");
     match cache.ping().await {
         Ok(()) => Some(cache),
         Err(err) if std::env::var_os("CI").is_none() => {
@@ -24,6 +24,10 @@ async fn cache() -> Option<Cache> {
         }
         Err(err) => panic!("Redis is required in CI: {err}"),
     }
+}
+
+fn at_url(url: String) -> CacheTarget {
+    CacheTarget { main: Deployment::Url(url), counts: None }
 }
 
 /// Ids no other test run uses.
@@ -91,7 +95,8 @@ async fn no_fill_may_start_while_a_write_is_between_begin_and_finish() {
 #[tokio::test]
 async fn a_write_mark_that_cannot_reach_redis_says_so_and_takes_reads_off_the_cache() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let cache = Cache::connect(&format!("redis://127.0.0.1:{port}"), CacheOptions::default());
+    let url = format!("redis://127.0.0.1:{port}");
+    let cache = Cache::connect(&at_url(url), CacheOptions::default());
     let cache = cache.unwrap();
     assert!(cache.readable());
     let [a, b] = users();
@@ -110,9 +115,10 @@ async fn a_mark_whose_writer_died_is_found_and_its_users_data_forgotten() {
     cache.fill_lists(Side::Following, &[(a, fill, &before)]).await.unwrap();
     assert!(cache.begin_write(&[(a, c)]).await, "marked");
     assert_eq!(cached(&cache, a).await, Some(before.to_vec()), "served while its writer lives");
-    let mut dies = redis::pipe();
-    dies.del(keys::live(a)).ignore().del(keys::live(c)).ignore();
-    cache.exchange::<()>(&dies).await.unwrap();
+    let live = Item::List(Side::Following, a).guard().live;
+    let mut dies = Unit::new(Item::List(Side::Following, a).key());
+    dies.add(redis::Cmd::del(&live));
+    cache.exchange(vec![dies]).await.unwrap();
     assert_eq!(cached(&cache, a).await, None, "the write committed, maybe: not served");
     assert!(!cache.readable(), "a is on the repair list");
     assert_eq!(cache.dirty_users(), [a]);

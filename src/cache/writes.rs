@@ -1,17 +1,19 @@
-//! The write side of the protocol: mark the users as written before the commit, apply the
-//! committed changes after it. Neither step can fail a write: a step that does not reach Redis
-//! puts the users of its pairs on the dirty list, and their cached data is forgotten once Redis
-//! answers.
+//! The write side of the protocol: mark every item of the pairs' users as written before the
+//! commit, apply the committed changes after it. Neither step can fail a write: a step that
+//! does not reach Redis puts the users of its pairs on the dirty list, and their cached data is
+//! forgotten once Redis answers.
 
-use bb8_redis::redis;
-
+use super::keys::{self, Item};
+use super::link::Unit;
 use super::reads::score;
-use super::{keys, scripts, Cache, GENERATION_TTL_SECS, MARK_LIFETIME_MS};
+use super::scripts::{self, eval};
+use super::{Cache, GENERATION_TTL_SECS, MARK_LIFETIME_MS};
 use crate::domain::ids::UserId;
+use crate::domain::page::Side;
 use crate::domain::relation::{Relation, RelationChange};
 
 /// How long a pending count is kept at most: only a safety net, since a count whose writer died
-/// is found by readers (its `live` key is gone) and forgotten with the user's cached data.
+/// is found by readers (its `live` key is gone) and forgotten with the item.
 const PENDING_TTL_SECS: u64 = 24 * 3600;
 
 /// One pair's part of a group's write, for [`Cache::finish_write`].
@@ -23,11 +25,20 @@ pub(crate) struct PairWrite<'a> {
     pub(crate) changes: &'a [RelationChange],
 }
 
+/// What a pair's write does to one item: `delta` in "the item's owner follows `other`" (or is
+/// followed by, for a followers item), at the follow's `score`.
+struct Step {
+    item: Item,
+    delta: i64,
+    other: UserId,
+    score: f64,
+}
+
 impl Cache {
-    /// Before the commit: no fill of any of the pairs' users' data may store until
-    /// [`Cache::finish_write`]. A user in several pairs is marked once per pair. Returns whether
-    /// the marks were set; if not, the users are on the dirty list instead, and `finish_write`
-    /// must not run for these pairs (it would lift marks that another write set).
+    /// Before the commit: no fill of any item of the pairs' users may store until
+    /// [`Cache::finish_write`]. Each item is marked once per pair. Returns whether the marks
+    /// were set; if not, the users are on the dirty list instead, and `finish_write` must not
+    /// run for these pairs (it would lift marks that another write set).
     #[must_use]
     pub(crate) async fn begin_write(&self, pairs: &[(UserId, UserId)]) -> bool {
         let users = || pairs.iter().flat_map(|&(a, b)| [a, b]);
@@ -35,13 +46,8 @@ impl Cache {
             self.mark_dirty(users());
             return false;
         }
-        let mut pipe = redis::pipe();
-        for user in users() {
-            let key = keys::pending(user);
-            pipe.incr(&key, 1).ignore().expire(&key, PENDING_TTL_SECS as i64).ignore();
-            pipe.cmd("SET").arg(keys::live(user)).arg(1).arg("PX").arg(MARK_LIFETIME_MS).ignore();
-        }
-        if self.exchange::<()>(&pipe).await.is_err() {
+        let units = users().flat_map(Item::all_of).map(mark).collect();
+        if self.exchange(units).await.is_err() {
             self.mark_dirty(users());
             return false;
         }
@@ -49,8 +55,8 @@ impl Cache {
     }
 
     /// After the commit (or a failed one, with no changes): for every pair, apply its changes
-    /// to the lists and counts that exist, drop the legacy relationship caches, bump both
-    /// generations and lift the pending marks; atomically, in one script.
+    /// to the lists and counts that exist, bump each item's generation and lift its mark (one
+    /// script per item), and drop the legacy relationship caches.
     ///
     /// Returns the users whose changed counts had no member in the count zsets. The legacy app
     /// reads a missing member as zero and `ZINCRBY`s it from there, so the service fills these
@@ -61,26 +67,21 @@ impl Cache {
             self.mark_dirty(users());
             return Vec::new();
         }
-        let mut pipe = redis::pipe();
-        let eval = pipe.cmd("EVAL").arg(scripts::APPLY).arg(2 + 12 * writes.len());
-        eval.arg(keys::FOLLOWING_COUNTS).arg(keys::FOLLOWER_COUNTS);
-        for &PairWrite { a, b, .. } in writes {
-            eval.arg(keys::following(a)).arg(keys::fans(b)).arg(keys::following(b));
-            eval.arg(keys::fans(a)).arg(keys::relationship(a)).arg(keys::relationship(b));
-            eval.arg(keys::generation(a)).arg(keys::pending(a)).arg(keys::live(a));
-            eval.arg(keys::generation(b)).arg(keys::pending(b)).arg(keys::live(b));
+        let mut units: Vec<Unit> = writes.iter().flat_map(steps).map(apply).collect();
+        for user in users() {
+            let key = keys::relationship(user);
+            let mut drop = Unit::write(key.as_str());
+            drop.add(redis::Cmd::del(&key));
+            units.push(drop);
         }
-        eval.arg(GENERATION_TTL_SECS);
-        for &PairWrite { a, b, changes } in writes {
-            let (forward, forward_score) = delta(changes, a);
-            let (backward, backward_score) = delta(changes, b);
-            eval.arg(a.get()).arg(b.get());
-            eval.arg(forward).arg(forward_score).arg(backward).arg(backward_score);
-        }
-        match self.exchange::<(Vec<i64>,)>(&pipe).await {
-            Ok((uncounted,)) => {
-                let mut uncounted: Vec<UserId> =
-                    uncounted.into_iter().filter_map(|id| UserId::new(id).ok()).collect();
+        match self.exchange(units).await {
+            Ok(replies) => {
+                let mut uncounted: Vec<UserId> = replies
+                    .iter()
+                    .flatten()
+                    .filter_map(|reply| redis::from_redis_value::<i64>(reply.clone()).ok())
+                    .filter_map(|id| UserId::new(id).ok())
+                    .collect();
                 uncounted.sort_unstable();
                 uncounted.dedup();
                 uncounted
@@ -91,6 +92,53 @@ impl Cache {
             }
         }
     }
+}
+
+/// The mark of one item.
+fn mark(item: Item) -> Unit {
+    let guard = item.guard();
+    let mut unit = Unit::write(item.key());
+    let cmd = unit.add(eval(scripts::MARK, [&guard.pending, &guard.live]));
+    cmd.arg(PENDING_TTL_SECS).arg(MARK_LIFETIME_MS);
+    unit
+}
+
+/// The change and the finish of one item.
+fn apply(step: Step) -> Unit {
+    let key = step.item.key();
+    let guard = step.item.guard();
+    let keys = [key.as_str(), &guard.generation, &guard.pending, &guard.live];
+    let mut unit = Unit::write(key.as_str());
+    match step.item {
+        Item::List(..) => {
+            let cmd = unit.add(eval(scripts::APPLY_LIST, keys));
+            cmd.arg(GENERATION_TTL_SECS).arg(step.delta).arg(step.score).arg(step.other.get());
+        }
+        Item::Count(_, owner) => {
+            let cmd = unit.add(eval(scripts::APPLY_COUNT, keys));
+            cmd.arg(GENERATION_TTL_SECS).arg(step.delta).arg(owner.get());
+        }
+    }
+    unit
+}
+
+/// The eight items of a pair and what its write does to each: "a follows b" shows in a's
+/// followings, b's followers and both counts; "b follows a" the other way round.
+fn steps(write: &PairWrite<'_>) -> [Step; 8] {
+    let PairWrite { a, b, changes } = *write;
+    let (forward, forward_at) = delta(changes, a);
+    let (backward, backward_at) = delta(changes, b);
+    let step = |item, delta, other, score| Step { item, delta, other, score };
+    [
+        step(Item::List(Side::Following, a), forward, b, forward_at),
+        step(Item::List(Side::Followers, b), forward, a, forward_at),
+        step(Item::Count(Side::Following, a), forward, b, forward_at),
+        step(Item::Count(Side::Followers, b), forward, a, forward_at),
+        step(Item::List(Side::Following, b), backward, a, backward_at),
+        step(Item::List(Side::Followers, a), backward, b, backward_at),
+        step(Item::Count(Side::Following, b), backward, a, backward_at),
+        step(Item::Count(Side::Followers, a), backward, b, backward_at),
+    ]
 }
 
 /// The change in "`from` follows the other user" and its follow time, from `from`'s side.

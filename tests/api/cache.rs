@@ -89,7 +89,8 @@ async fn writes_keep_cached_zsets_exact_and_never_create_missing_ones(app: &Test
         None,
         "c's fans were not cached"
     );
-    let count: Option<f64> = app.redis().zscore("count:user:followings", a.id).await.unwrap();
+    let count: Option<f64> =
+        app.counts_redis().zscore("count:user:followings", a.id).await.unwrap();
     assert_eq!(count, Some(2.0));
 
     app.rest_unfollow(&a, &b.id.to_string()).await;
@@ -106,7 +107,7 @@ async fn writes_keep_cached_zsets_exact_and_never_create_missing_ones(app: &Test
     let block = "mutation($t: ID!) { blockUser(target: $t) { target } }";
     app.graphql(Some(&a), block, json!({ "t": d.id })).await;
     assert_eq!(app.cached_list(&format!("user:{}:fans", a.id)).await, None);
-    let count: Option<f64> = app.redis().zscore("count:user:followers", a.id).await.unwrap();
+    let count: Option<f64> = app.counts_redis().zscore("count:user:followers", a.id).await.unwrap();
     assert_eq!(count, Some(0.0), "the block removed d's follow from a's count");
     let relationship: bool =
         app.redis().exists(format!("user:{}:relationship", a.id)).await.unwrap();
@@ -122,7 +123,7 @@ async fn a_write_puts_missing_count_members_there_from_the_database(app: &TestAp
     app.database.insert_follow(a.id, b.id, chrono::Utc::now()).await;
     app.database.insert_follow(c.id, b.id, chrono::Utc::now()).await;
     let count = |zset: &'static str, id: i64| async move {
-        let score: Option<f64> = app.redis().zscore(zset, id).await.unwrap();
+        let score: Option<f64> = app.counts_redis().zscore(zset, id).await.unwrap();
         score
     };
     assert_eq!(count("count:user:followers", b.id).await, None);
@@ -238,14 +239,14 @@ async fn read_loop(app: &TestApp, users: &[Actor], deadline: Instant, seed: u64)
 
 async fn evict_loop(app: &TestApp, ids: &[i64], deadline: Instant, seed: u64) {
     let mut seed = seed + 101;
-    let mut redis = app.redis();
+    let (mut redis, mut counts) = (app.redis(), app.counts_redis());
     while Instant::now() < deadline {
         let id = ids[pick(&mut seed, ids.len())];
         let () = match pick(&mut seed, 4) {
             0 => redis.del(format!("user:{id}:following")).await.unwrap(),
             1 => redis.del(format!("user:{id}:fans")).await.unwrap(),
-            2 => redis.zrem("count:user:followings", id).await.unwrap(),
-            _ => redis.zrem("count:user:followers", id).await.unwrap(),
+            2 => counts.zrem("count:user:followings", id).await.unwrap(),
+            _ => counts.zrem("count:user:followers", id).await.unwrap(),
         };
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

@@ -22,7 +22,7 @@ const USERS: usize = 24;
 
 /// A user's counts and lists as the app answers them: `(following count, followers count,
 /// following ids, follower ids)`.
-async fn as_served(app: &TestApp, user: i64) -> (i64, i64, Vec<i64>, Vec<i64>) {
+pub(crate) async fn as_served(app: &TestApp, user: i64) -> (i64, i64, Vec<i64>, Vec<i64>) {
     let query = "query($id: ID!) { user(id: $id) { followingCount followersCount
         following(first: 100) { nodes { id } } followers(first: 100) { nodes { id } } } }";
     let body = app.graphql(None, query, json!({ "id": user.to_string() })).await;
@@ -39,7 +39,7 @@ async fn as_served(app: &TestApp, user: i64) -> (i64, i64, Vec<i64>, Vec<i64>) {
 }
 
 /// The same from the rows.
-async fn truth(app: &TestApp, user: i64) -> (i64, i64, Vec<i64>, Vec<i64>) {
+pub(crate) async fn truth(app: &TestApp, user: i64) -> (i64, i64, Vec<i64>, Vec<i64>) {
     let ids = |list: Vec<(i64, chrono::DateTime<chrono::Utc>)>| {
         let mut ids: Vec<i64> = list.into_iter().map(|(id, _)| id).collect();
         ids.sort_unstable();

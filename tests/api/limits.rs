@@ -193,7 +193,10 @@ async fn a_client_trickling_its_headers_is_dropped() {
     app.teardown().await;
 }
 
-setup_suite!([sqlite_redis, postgres_redis, mysql_redis] the_rate_limit_holds_across_instances);
+setup_suite!(
+    [sqlite_redis, postgres_redis, postgres_cluster, mysql_redis]
+    the_rate_limit_holds_across_instances
+);
 backend_setups!(without_redis_each_instance_still_limits_alone);
 
 /// `{ viewer { id } }` as `actor` on the instance at `addr`: the HTTP status.

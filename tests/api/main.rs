@@ -33,28 +33,30 @@ macro_rules! setup_suite {
     };
 }
 
-/// The behaviour suite: every backend, each with and without the Redis cache, so the backends
-/// cannot drift apart. A new backend is one more entry in each list.
+/// The behaviour suite: every backend, each with and without the Redis cache, and PostgreSQL on
+/// the legacy Redis topology (a Redis Cluster, the counts on a Sentinel-managed Redis), so the
+/// backends and topologies cannot drift apart. A new backend is one more entry in each list.
 macro_rules! backend_suite {
     ($($name:ident),+ $(,)?) => {
-        suite!([sqlite, sqlite_redis, postgres, postgres_redis, mysql, mysql_redis] $($name),+);
+        suite!([sqlite, sqlite_redis, postgres, postgres_redis, postgres_cluster, mysql, mysql_redis] $($name),+);
     };
 }
 
 /// [`backend_suite!`] for tests that tune their settings.
 macro_rules! backend_setups {
     ($($name:ident),+ $(,)?) => {
-        setup_suite!([sqlite, sqlite_redis, postgres, postgres_redis, mysql, mysql_redis] $($name),+);
+        setup_suite!([sqlite, sqlite_redis, postgres, postgres_redis, postgres_cluster, mysql, mysql_redis] $($name),+);
     };
 }
 
 /// Tests of the cache itself, on every backend.
 macro_rules! cache_suite {
     ($($name:ident),+ $(,)?) => {
-        suite!([sqlite_redis, postgres_redis, mysql_redis] $($name),+);
+        suite!([sqlite_redis, postgres_redis, postgres_cluster, mysql_redis] $($name),+);
     };
 }
 
+mod balanced;
 mod batching;
 mod blocks;
 mod cache;
@@ -83,3 +85,4 @@ mod shutdown;
 mod side_by_side;
 mod socket;
 mod tokens;
+mod topology;

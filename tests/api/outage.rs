@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::cache::read_following;
-use crate::helpers::{free_port, read, PrivateRedis, Setup, TestApp};
+use crate::helpers::{free_port, read, Actor, PrivateRedis, Setup, TestApp};
 
 setup_suite!(
     [sqlite, postgres, mysql]
@@ -25,7 +25,7 @@ async fn readiness(app: &TestApp) -> serde_json::Value {
 }
 
 /// Waits until the app has repaired what it could not write, or fails after a few seconds.
-async fn until_repaired(app: &TestApp) {
+pub(crate) async fn until_repaired(app: &TestApp) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let body = readiness(app).await;
@@ -116,63 +116,61 @@ async fn a_twenty_second_burst_with_redis_down_for_five_fails_nothing(setup: Set
     };
     let users = app.actors(12).await;
     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-    let started = Instant::now();
-    let end = started + Duration::from_secs(20);
-    let clients = (0..32).map(|n| {
-        let (app, users) = (&app, &users);
-        async move {
-            let (mut failures, mut sent) = (Vec::new(), 0usize);
-            let mut step = n;
-            while Instant::now() < end {
-                step += 7;
-                let actor = &users[step % users.len()];
-                let target = &users[(step / 3 + 1) % users.len()];
-                let status = match step % 4 {
-                    0 => app.rest_follow(actor, json!(target.id)).await.0,
-                    1 => app.rest_unfollow(actor, &target.id.to_string()).await.0,
-                    2 => {
-                        let list = app
-                            .client
-                            .get(app.url("/app/v1_0/user/followers"))
-                            .bearer_auth(&actor.token);
-                        list.send().await.unwrap().status()
-                    }
-                    _ => {
-                        let body = app
-                            .graphql(
-                                Some(actor),
-                                "{ following(first: 5) { totalCount nodes { id } } }",
-                                json!({}),
-                            )
-                            .await;
-                        if body["errors"].is_null() {
-                            StatusCode::OK
-                        } else {
-                            StatusCode::INTERNAL_SERVER_ERROR
-                        }
-                    }
-                };
-                sent += 1;
-                if status.is_server_error() {
-                    failures.push((started.elapsed(), status));
-                }
-            }
-            (failures, sent)
-        }
-    });
     let chaos = async {
         tokio::time::sleep(Duration::from_millis(7500)).await;
         redis.stop();
         tokio::time::sleep(Duration::from_secs(5)).await;
         redis.restart().await;
     };
-    let (failures, ()) = tokio::join!(join_all(clients), chaos);
-    let sent: usize = failures.iter().map(|(_, sent)| sent).sum();
-    let failures: Vec<_> = failures.into_iter().flat_map(|(failed, _)| failed).collect();
-    assert!(failures.is_empty(), "requests failed: {failures:?}");
-    assert!(sent > 1000, "a real burst: {sent} requests");
+    let ((), ()) = tokio::join!(burst(&app, &users, Duration::from_secs(20)), chaos);
     app.reconnect_redis().await;
     until_repaired(&app).await;
     app.assert_cache_matches(&ids).await;
     app.teardown().await;
+}
+
+/// 32 clients follow, unfollow and read among `users` for `length`, through both transports;
+/// panics unless the burst was real and no request failed.
+pub(crate) async fn burst(app: &TestApp, users: &[Actor], length: Duration) {
+    let started = Instant::now();
+    let end = started + length;
+    let clients = (0..32).map(|n| async move {
+        let (mut failures, mut sent) = (Vec::new(), 0usize);
+        let mut step = n;
+        while Instant::now() < end {
+            step += 7;
+            let actor = &users[step % users.len()];
+            let target = &users[(step / 3 + 1) % users.len()];
+            let status = match step % 4 {
+                0 => app.rest_follow(actor, json!(target.id)).await.0,
+                1 => app.rest_unfollow(actor, &target.id.to_string()).await.0,
+                2 => {
+                    let list = app
+                        .client
+                        .get(app.url("/app/v1_0/user/followers"))
+                        .bearer_auth(&actor.token);
+                    list.send().await.unwrap().status()
+                }
+                _ => {
+                    let query = "{ following(first: 5) { totalCount nodes { id } } }";
+                    let body = app.graphql(Some(actor), query, json!({})).await;
+                    if body["errors"].is_null() {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
+                }
+            };
+            sent += 1;
+            if status.is_server_error() {
+                failures.push((started.elapsed(), status));
+            }
+        }
+        (failures, sent)
+    });
+    let results = join_all(clients).await;
+    let sent: usize = results.iter().map(|(_, sent)| sent).sum();
+    let failures: Vec<_> = results.into_iter().flat_map(|(failed, _)| failed).collect();
+    assert!(failures.is_empty(), "requests failed: {failures:?}");
+    assert!(sent > 1000, "a real burst: {sent} requests");
 }

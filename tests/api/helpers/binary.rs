@@ -37,11 +37,11 @@ impl Binary {
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
             .env_remove("REDIS_URL")
+            .env_remove("REDIS_CLUSTER_NODES")
+            .env_remove("REDIS_COUNTS_URL")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
-        if let Some(url) = &app.redis_url {
-            command.env("REDIS_URL", url);
-        }
+        command.envs(app.cache_at.env());
         command.envs(env.iter().copied());
         let child = command.spawn().expect("the followgraph binary starts");
         let url = format!("http://127.0.0.1:{port}");

@@ -4,17 +4,18 @@
 
 mod binary;
 mod database;
+mod haproxy;
 mod im_server;
 mod legacy;
 mod mariadb;
 mod rabbitmq;
 mod redis;
+mod topology;
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bb8_redis::redis::aio::MultiplexedConnection;
 use clap::Parser;
 use followgraph::app;
 use followgraph::cli::{Cli, Settings};
@@ -27,11 +28,13 @@ use tokio::sync::oneshot;
 
 pub use binary::{run_command, Binary};
 pub use database::{Backend, RelationRow, TestDatabase};
+pub use haproxy::Haproxy;
 pub use im_server::ImServer;
 pub use legacy::LegacyApp;
 pub use mariadb::PrivateMariadb;
 pub use rabbitmq::{amqp_addr, amqp_url};
 pub use redis::{free_port, redis_connection, redis_url, PrivateRedis};
+pub use topology::{legacy_topology, sentinel_master, RedisCluster, Sentineled, TestRedis};
 
 /// The secret every test app signs with; the PyJWT fixture was minted with it.
 pub const SECRET: &str = "followgraph-test-secret";
@@ -48,41 +51,57 @@ pub struct Actor {
 #[derive(Debug, Clone, Copy)]
 pub struct Setup {
     pub backend: Backend,
-    pub cached: bool,
+    pub cache: CacheKind,
+}
+
+/// The cache of a set-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheKind {
+    None,
+    /// The shared Redis's database for the backend.
+    Redis,
+    /// The legacy topology: per-user keys on a Redis Cluster, counts on a Sentinel-managed
+    /// Redis of their own (SPEC §13).
+    Legacy,
 }
 
 impl Setup {
     pub fn sqlite() -> Setup {
-        Setup { backend: Backend::Sqlite, cached: false }
+        Setup { backend: Backend::Sqlite, cache: CacheKind::None }
     }
 
     pub fn sqlite_redis() -> Setup {
-        Setup { backend: Backend::Sqlite, cached: true }
+        Setup { backend: Backend::Sqlite, cache: CacheKind::Redis }
     }
 
     pub fn postgres() -> Setup {
-        Setup { backend: Backend::Postgres, cached: false }
+        Setup { backend: Backend::Postgres, cache: CacheKind::None }
     }
 
     pub fn postgres_redis() -> Setup {
-        Setup { backend: Backend::Postgres, cached: true }
+        Setup { backend: Backend::Postgres, cache: CacheKind::Redis }
+    }
+
+    /// PostgreSQL with the legacy Redis topology: a cluster and a Sentinel-managed counts Redis.
+    pub fn postgres_cluster() -> Setup {
+        Setup { backend: Backend::Postgres, cache: CacheKind::Legacy }
     }
 
     pub fn mysql() -> Setup {
-        Setup { backend: Backend::Mysql, cached: false }
+        Setup { backend: Backend::Mysql, cache: CacheKind::None }
     }
 
     pub fn mysql_redis() -> Setup {
-        Setup { backend: Backend::Mysql, cached: true }
+        Setup { backend: Backend::Mysql, cache: CacheKind::Redis }
     }
 
     /// A builder for this set-up's app, to tune before it spawns.
     pub fn app(self) -> AppBuilder {
         let builder = TestApp::on(self.backend);
-        if self.cached {
-            builder.cached()
-        } else {
-            builder
+        match self.cache {
+            CacheKind::None => builder,
+            CacheKind::Redis => builder.cached(),
+            CacheKind::Legacy => builder.legacy_topology(),
         }
     }
 
@@ -106,6 +125,58 @@ enum CacheChoice {
     /// The shared Redis's database for the backend.
     Shared,
     Url(String),
+    /// The shared legacy topology.
+    Legacy,
+    /// A cluster of the test's own (its nodes), the counts with the rest.
+    Cluster(String),
+}
+
+/// Where a test app's cache is, as its settings name it.
+#[derive(Debug, Clone, Default)]
+pub struct CacheAt {
+    pub url: Option<String>,
+    pub cluster_nodes: Option<String>,
+    pub counts_url: Option<String>,
+}
+
+impl CacheAt {
+    fn url(url: String) -> CacheAt {
+        CacheAt { url: Some(url), ..CacheAt::default() }
+    }
+
+    pub fn apply(&self, settings: &mut Settings) {
+        settings.redis_url = self.url.clone();
+        settings.redis_cluster_nodes = self.cluster_nodes.clone();
+        settings.redis_counts_url = self.counts_url.clone();
+    }
+
+    /// The settings as environment variables, for the binary.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let vars = [
+            ("REDIS_URL", &self.url),
+            ("REDIS_CLUSTER_NODES", &self.cluster_nodes),
+            ("REDIS_COUNTS_URL", &self.counts_url),
+        ];
+        vars.into_iter().filter_map(|(name, value)| Some((name, value.clone()?))).collect()
+    }
+
+    /// Direct connections for assertions: to the keys, and to the counts (the same Redis
+    /// unless they live apart). The shared topology's counts master is reached directly.
+    async fn connections(&self) -> (Option<TestRedis>, Option<TestRedis>) {
+        let main = match (&self.url, &self.cluster_nodes) {
+            (Some(url), _) => redis_connection(url).await.map(TestRedis::Node),
+            (None, Some(nodes)) => Some(RedisCluster::connect(nodes).await),
+            (None, None) => None,
+        };
+        let counts = match &self.counts_url {
+            Some(url) if url.starts_with("redis+sentinel://") => {
+                redis_connection(&sentinel_master(url)).await.map(TestRedis::Node)
+            }
+            Some(url) => redis_connection(url).await.map(TestRedis::Node),
+            None => main.clone(),
+        };
+        (main, counts)
+    }
 }
 
 type Tune = Box<dyn FnOnce(&mut Settings)>;
@@ -117,12 +188,32 @@ pub struct AppBuilder {
     tunes: Vec<Tune>,
     /// A MySQL server other than the shared one, by its admin URL.
     mysql_server: Option<String>,
+    /// The counts' own Redis, if apart.
+    counts_url: Option<String>,
 }
 
 impl AppBuilder {
     /// Turns the cache on, in the shared Redis's database for this backend.
     pub fn cached(mut self) -> AppBuilder {
         self.cache = CacheChoice::Shared;
+        self
+    }
+
+    /// Turns the cache on in the shared legacy topology: a cluster, and the counts apart.
+    pub fn legacy_topology(mut self) -> AppBuilder {
+        self.cache = CacheChoice::Legacy;
+        self
+    }
+
+    /// Turns the cache on in a Redis Cluster of the test's own.
+    pub fn redis_cluster(mut self, nodes: impl Into<String>) -> AppBuilder {
+        self.cache = CacheChoice::Cluster(nodes.into());
+        self
+    }
+
+    /// Puts the count zsets on a Redis of their own (`redis://…` or `redis+sentinel://…`).
+    pub fn counts_url(mut self, url: impl Into<String>) -> AppBuilder {
+        self.counts_url = Some(url.into());
         self
     }
 
@@ -146,33 +237,46 @@ impl AppBuilder {
 
     /// A running app on a fresh database; `None` when a server it needs is absent outside CI.
     pub async fn spawn(self) -> Option<TestApp> {
-        let redis_url = match self.cache {
-            CacheChoice::None => None,
-            CacheChoice::Shared => Some(redis_url(self.backend).await?),
-            CacheChoice::Url(url) => Some(url),
+        let mut cache_at = match self.cache {
+            CacheChoice::None => CacheAt::default(),
+            CacheChoice::Shared => CacheAt::url(redis_url(self.backend).await?),
+            CacheChoice::Url(url) => CacheAt::url(url),
+            CacheChoice::Cluster(nodes) => {
+                CacheAt { cluster_nodes: Some(nodes), ..CacheAt::default() }
+            }
+            CacheChoice::Legacy => {
+                let topology = legacy_topology();
+                CacheAt {
+                    cluster_nodes: Some(topology.cluster_nodes.clone()),
+                    counts_url: Some(topology.counts_url.clone()),
+                    ..CacheAt::default()
+                }
+            }
         };
         let database = match &self.mysql_server {
             Some(admin_url) => TestDatabase::create_mysql_on(admin_url).await?,
             None => TestDatabase::create(self.backend).await?,
         };
         let mut settings = settings_for(database.url());
-        settings.redis_url = redis_url.clone();
+        if let Some(url) = self.counts_url {
+            cache_at.counts_url = Some(url);
+        }
+        cache_at.apply(&mut settings);
         for tune in self.tunes {
             tune(&mut settings);
         }
         let (addr, stop) = serve(&settings).await;
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let redis = match &redis_url {
-            Some(url) => redis_connection(url).await,
-            None => None,
-        };
+        let (redis, counts_redis) = cache_at.connections().await;
         Some(TestApp {
             addr,
             client,
             database,
             redis,
-            redis_url,
+            counts_redis,
+            redis_url: cache_at.url.clone(),
+            cache_at,
             users: Mutex::new(Vec::new()),
             stop: Some(stop),
         })
@@ -210,10 +314,14 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The test's own handle on the app's database.
     pub database: TestDatabase,
-    /// A direct connection to the app's Redis database, when it has a cache.
-    pub redis: Option<MultiplexedConnection>,
-    /// The app's Redis URL, when it has a cache.
+    /// A direct connection to the app's Redis database (or cluster), when it has a cache.
+    pub redis: Option<TestRedis>,
+    /// A direct connection to the Redis of the app's count zsets.
+    pub counts_redis: Option<TestRedis>,
+    /// The app's Redis URL, when its cache is on one Redis.
     pub redis_url: Option<String>,
+    /// Where the app's cache is, as the settings name it.
+    pub cache_at: CacheAt,
     /// Every user this test made: the teardown checks their cached data against the database.
     users: Mutex<Vec<i64>>,
     stop: Option<oneshot::Sender<()>>,
@@ -222,7 +330,13 @@ pub struct TestApp {
 impl TestApp {
     /// The builder of an app on `backend`, without a cache and with the test settings.
     pub fn on(backend: Backend) -> AppBuilder {
-        AppBuilder { backend, cache: CacheChoice::None, tunes: Vec::new(), mysql_server: None }
+        AppBuilder {
+            backend,
+            cache: CacheChoice::None,
+            tunes: Vec::new(),
+            mysql_server: None,
+            counts_url: None,
+        }
     }
 
     /// Checks the counters and the cache of every user the test made against the rows, and
@@ -244,7 +358,7 @@ impl TestApp {
     /// test settings.
     pub async fn another_instance(&self, tune: impl FnOnce(&mut Settings)) -> Instance {
         let mut settings = settings_for(self.database.url());
-        settings.redis_url = self.redis_url.clone();
+        self.cache_at.apply(&mut settings);
         tune(&mut settings);
         let (addr, stop) = serve(&settings).await;
         Instance { addr, _stop: stop }
@@ -292,8 +406,10 @@ impl TestApp {
             .send()
             .await
             .expect("graphql request");
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.expect("graphql json")
+        let status = response.status();
+        let text = response.text().await.expect("graphql body");
+        assert_eq!(status, StatusCode::OK, "{text}");
+        serde_json::from_str(&text).expect("graphql json")
     }
 
     /// POSTs a GraphQL request as `actor` (or anonymously).

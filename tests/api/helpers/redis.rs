@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bb8_redis::redis::{self, AsyncCommands};
 
-use super::{Backend, TestApp};
+use super::{Backend, TestApp, TestRedis};
 
 /// The Redis database a backend's cached tests share (tests use disjoint user ids), or `None`
 /// when Redis is absent outside CI.
@@ -105,14 +105,18 @@ pub type CachedList = Vec<(i64, i64)>;
 
 impl TestApp {
     /// The direct Redis connection; panics for an app without a reachable cache.
-    pub fn redis(&self) -> redis::aio::MultiplexedConnection {
+    pub fn redis(&self) -> TestRedis {
         self.redis.clone().expect("this app has a reachable cache")
     }
 
-    /// Connects the direct Redis connection again (after the server restarted).
+    /// The direct connection to the Redis of the count zsets.
+    pub fn counts_redis(&self) -> TestRedis {
+        self.counts_redis.clone().expect("this app has a reachable cache")
+    }
+
+    /// Connects the direct connections again (after a restart, or a failover of the counts).
     pub async fn reconnect_redis(&mut self) {
-        let url = self.redis_url.clone().expect("this app has a cache");
-        self.redis = redis_connection(&url).await;
+        (self.redis, self.counts_redis) = self.cache_at.connections().await;
     }
 
     /// A zset as `(member, score in µs)` sorted by member, or `None` when the key is absent.
@@ -145,7 +149,7 @@ impl TestApp {
         if self.redis.is_none() {
             return;
         }
-        let mut redis = self.redis();
+        let mut counts = self.counts_redis();
         for &user in users {
             let following = self.database_list(user, true).await;
             let fans = self.database_list(user, false).await;
@@ -156,12 +160,12 @@ impl TestApp {
                 assert_eq!(cached, fans, "user:{user}:fans differs from the database");
             }
             let count: Option<f64> =
-                redis.zscore("count:user:followings", user).await.expect("zscore");
+                counts.zscore("count:user:followings", user).await.expect("zscore");
             if let Some(count) = count {
                 assert_eq!(count as usize, following.len(), "following count of {user}");
             }
             let count: Option<f64> =
-                redis.zscore("count:user:followers", user).await.expect("zscore");
+                counts.zscore("count:user:followers", user).await.expect("zscore");
             if let Some(count) = count {
                 assert_eq!(count as usize, fans.len(), "follower count of {user}");
             }
