@@ -92,15 +92,14 @@ impl Item {
     pub(crate) fn guard(&self) -> Guard {
         let key = self.key();
         let tag = slots::tag_for(slots::slot(&key));
-        let base = match *self {
-            Item::List(..) => format!("fg:{{{tag}}}:{key}"),
-            Item::Count(_, id) => format!("fg:{{{tag}}}:{key}:{id}"),
-        };
-        Guard {
-            generation: format!("{base}:gen"),
-            pending: format!("{base}:pending"),
-            live: format!("{base}:live"),
+        // Built by concatenation rather than `format!`: a follow builds sixteen guards.
+        let mut base = ["fg:{", tag, "}:", &key].concat();
+        if let Item::Count(_, id) = *self {
+            base.push(':');
+            base.push_str(&id.get().to_string());
         }
+        let with = |suffix: &str| [base.as_str(), suffix].concat();
+        Guard { generation: with(":gen"), pending: with(":pending"), live: with(":live") }
     }
 }
 

@@ -3,7 +3,7 @@
 //! trip per request. The caller falls back to its in-process limiter when this fails.
 
 use super::link::Unit;
-use super::scripts::{self, eval};
+use super::scripts;
 use super::{keys, Cache, CacheError};
 
 /// Whether a request may go on, or the whole seconds until its client may come back.
@@ -23,7 +23,7 @@ impl Cache {
         let interval_micros = 60_000_000 / u64::from(per_minute.max(1));
         let key = keys::rate(client);
         let mut unit = Unit::new(key.as_str());
-        unit.add(eval(scripts::ADMIT, [&key])).arg(interval_micros).arg(per_minute);
+        unit.run(&scripts::ADMIT, [&key]).arg(interval_micros).arg(per_minute);
         let wait_micros: u64 = self.ask(unit).await?;
         Ok(match wait_micros {
             0 => Ok(()),

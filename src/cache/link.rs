@@ -21,15 +21,18 @@ use futures_util::future::try_join_all;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
-use redis::{Cmd, Value};
+use redis::{Cmd, RedisError, ServerErrorKind, Value};
 use tokio::sync::Mutex;
 
+use super::scripts::Lua;
 use super::{slots, CacheError, CacheOptions};
 
 /// Commands whose keys all sit in the slot of `key`, sent together.
 pub(super) struct Unit {
     pub(super) key: String,
-    pub(super) cmds: Vec<Cmd>,
+    cmds: Vec<Cmd>,
+    /// The script each command calls by its hash, if any: sent in full where Redis lacks it.
+    scripts: Vec<Option<&'static Lua>>,
     /// A failover must not lose it: it only counts once a replica has it too.
     replicated: bool,
 }
@@ -37,7 +40,7 @@ pub(super) struct Unit {
 impl Unit {
     /// Commands that read, or write what may be lost (a fill, a rate-limit step).
     pub(super) fn new(key: impl Into<String>) -> Self {
-        Self { key: key.into(), cmds: Vec::new(), replicated: false }
+        Self { key: key.into(), cmds: Vec::new(), scripts: Vec::new(), replicated: false }
     }
 
     /// Commands that write what the protocol relies on (a mark, an update, a forget).
@@ -47,8 +50,22 @@ impl Unit {
 
     /// Adds a command; returns it, for its arguments.
     pub(super) fn add(&mut self, cmd: Cmd) -> &mut Cmd {
+        self.push(cmd, None)
+    }
+
+    /// Adds a call of `script` over `keys` (in this unit's slot); returns it, for its arguments.
+    pub(super) fn run<const N: usize>(
+        &mut self,
+        script: &'static Lua,
+        keys: [&str; N],
+    ) -> &mut Cmd {
+        self.push(script.call(keys), Some(script))
+    }
+
+    fn push(&mut self, cmd: Cmd, script: Option<&'static Lua>) -> &mut Cmd {
         let at = self.cmds.len();
         self.cmds.push(cmd);
+        self.scripts.push(script);
         &mut self.cmds[at]
     }
 }
@@ -137,9 +154,12 @@ impl Link {
                 let all: Vec<&Unit> = units.iter().collect();
                 pipeline(&mut *conn, &all, None).await
             }
-            Link::Cluster(cluster, wait) => per_slot(cluster, units, *wait).await,
+            // Boxed, as is the Sentinel lookup: their futures are kilobytes, and without a box
+            // every cache step's future (and each write group's task, moved when spawned) would
+            // carry them, used or not.
+            Link::Cluster(cluster, wait) => Box::pin(per_slot(cluster, units, *wait)).await,
             Link::Sentinel(sentinel, wait) => {
-                let mut conn = sentinel.master().await?;
+                let mut conn = Box::pin(sentinel.master()).await?;
                 let all: Vec<&Unit> = units.iter().collect();
                 pipeline(&mut conn, &all, Some(*wait)).await
             }
@@ -204,17 +224,47 @@ impl Sentinel {
 }
 
 /// The units as one pipeline on one connection; with `wait`, ended by a `WAIT` when any unit
-/// must be replicated, and failed if too few replicas confirm it.
+/// must be replicated, and failed if too few replicas confirm it. Script calls that Redis
+/// answered with `NOSCRIPT` (it ran none of them) go again in full, in a second pipeline.
 async fn pipeline(
     conn: &mut impl redis::aio::ConnectionLike,
     units: &[&Unit],
     wait: Option<Wait>,
 ) -> Result<Vec<Vec<Value>>, CacheError> {
-    let mut pipe = redis::pipe();
-    for cmd in units.iter().flat_map(|u| &u.cmds) {
-        pipe.add_command(cmd.clone());
-    }
+    let calls: Vec<(&Cmd, Option<&'static Lua>)> =
+        units.iter().flat_map(|u| u.cmds.iter().zip(u.scripts.iter().copied())).collect();
     let wait = wait.filter(|w| w.replicas > 0 && units.iter().any(|u| u.replicated));
+    let mut values = round(conn, calls.iter().map(|(cmd, _)| (*cmd).clone()), wait).await?;
+    let unknown: Vec<usize> = (0..values.len()).filter(|&i| is_noscript(&values[i])).collect();
+    if !unknown.is_empty() {
+        let in_full = unknown.iter().map(|&i| match calls[i] {
+            (cmd, Some(script)) => script.in_full(cmd),
+            (cmd, None) => cmd.clone(),
+        });
+        let again = round(conn, in_full, wait).await?;
+        for (i, value) in unknown.into_iter().zip(again) {
+            values[i] = value;
+        }
+    }
+    if let Some(Value::ServerError(error)) =
+        values.iter().find(|v| matches!(v, Value::ServerError(_)))
+    {
+        return Err(RedisError::from(error.clone()).into());
+    }
+    Ok(split(values, units.iter().map(|u| u.cmds.len())))
+}
+
+/// One pipeline of `cmds` (their replies, errors among them), ended by `wait`'s `WAIT`.
+async fn round(
+    conn: &mut impl redis::aio::ConnectionLike,
+    cmds: impl Iterator<Item = Cmd>,
+    wait: Option<Wait>,
+) -> Result<Vec<Value>, CacheError> {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for cmd in cmds {
+        pipe.add_command(cmd);
+    }
     if let Some(wait) = wait {
         pipe.cmd("WAIT").arg(wait.replicas).arg(wait.timeout_ms);
     }
@@ -225,7 +275,11 @@ async fn pipeline(
             return Err(CacheError::NotReplicated(confirmed));
         }
     }
-    Ok(split(values, units.iter().map(|u| u.cmds.len())))
+    Ok(values)
+}
+
+fn is_noscript(value: &Value) -> bool {
+    matches!(value, Value::ServerError(e) if e.kind() == Some(ServerErrorKind::NoScript))
 }
 
 /// One pipeline per slot, sent together; the replies put back in the units' order.

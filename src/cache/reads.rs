@@ -9,7 +9,7 @@ use redis::Value;
 
 use super::keys::Item;
 use super::link::Unit;
-use super::scripts::{self, eval};
+use super::scripts;
 use super::{decode, Cache, CacheError};
 use crate::domain::ids::UserId;
 use crate::domain::page::{Cursor, Entry, Page, PageRequest, Side};
@@ -147,8 +147,7 @@ impl Cache {
             let item = Item::List(side, *owner);
             let (key, guard) = (item.key(), item.guard());
             let mut unit = Unit::new(key.as_str());
-            let eval =
-                unit.add(eval(scripts::FILL_LIST, [&key, &guard.generation, &guard.pending]));
+            let eval = unit.run(&scripts::FILL_LIST, [&key, &guard.generation, &guard.pending]);
             eval.arg(&ticket.0[0]).arg(self.list_ttl_secs());
             for entry in *list {
                 eval.arg(score(entry.at)).arg(entry.user.get());
@@ -174,10 +173,7 @@ impl Cache {
                 let (key, guard) = (item.key(), item.guard());
                 let mut unit = Unit::new(key.as_str());
                 let keys = [key.as_str(), &guard.generation, &guard.pending];
-                unit.add(eval(scripts::FILL_COUNT, keys))
-                    .arg(generation)
-                    .arg(owner.get())
-                    .arg(count);
+                unit.run(&scripts::FILL_COUNT, keys).arg(generation).arg(owner.get()).arg(count);
                 units.push(unit);
             }
         }

@@ -6,7 +6,7 @@
 
 use super::keys::{self, Item};
 use super::link::Unit;
-use super::scripts::{self, eval};
+use super::scripts;
 use super::{lock, Cache, CacheError, GENERATION_TTL_SECS};
 use crate::domain::ids::UserId;
 
@@ -39,7 +39,7 @@ impl Cache {
                 };
                 let mut unit = Unit::write(key.as_str());
                 let keys = [key.as_str(), &guard.generation, &guard.pending, &guard.live];
-                unit.add(eval(scripts::FORGET, keys)).arg(GENERATION_TTL_SECS).arg(member);
+                unit.run(&scripts::FORGET, keys).arg(GENERATION_TTL_SECS).arg(member);
                 units.push(unit);
             }
             let relationship = keys::relationship(user);

@@ -3,18 +3,51 @@
 //! one item's keys only (its legacy key and the guard beside it, `keys.rs`), so each runs on
 //! the one node that holds that slot, on a single Redis as on a Redis Cluster.
 
-use redis::Cmd;
+use std::sync::OnceLock;
 
-/// An `EVAL` of `script` over `keys`, all in one slot; the caller adds the arguments. The text
-/// goes along each time: Redis keeps the compiled script by its hash, so this costs hashing
-/// a few hundred bytes, and no `NOSCRIPT` round trip after a restart or a failover.
-pub(super) fn eval<const N: usize>(script: &str, keys: [&str; N]) -> Cmd {
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(script).arg(N);
-    for key in keys {
-        cmd.arg(key);
+use redis::{Arg, Cmd};
+
+/// A Lua script, called by its SHA-1 (`EVALSHA`): a follow makes sixteen script calls, and
+/// sending each one's text (a few hundred bytes) cost more than the rest of the cache step
+/// together (`docs/scaling.md`). A Redis that does not know the script yet (after a restart, a
+/// failover or a `SCRIPT FLUSH`) answers that call alone with `NOSCRIPT`, without running it,
+/// and the link sends it again in full ([`Lua::in_full`], an `EVAL`, which also keeps it).
+pub(crate) struct Lua {
+    text: &'static str,
+    hash: OnceLock<String>,
+}
+
+impl Lua {
+    const fn new(text: &'static str) -> Self {
+        Self { text, hash: OnceLock::new() }
     }
-    cmd
+
+    /// The script's SHA-1 in hex, as Redis names it.
+    fn hash(&self) -> &str {
+        self.hash.get_or_init(|| redis::Script::new(self.text).get_hash().to_owned())
+    }
+
+    /// An `EVALSHA` of the script over `keys`, all in one slot; the caller adds the arguments.
+    pub(super) fn call<const N: usize>(&self, keys: [&str; N]) -> Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.hash()).arg(N);
+        for key in keys {
+            cmd.arg(key);
+        }
+        cmd
+    }
+
+    /// The same call as `call` (an `EVALSHA` of this script), with the script's text.
+    pub(super) fn in_full(&self, call: &Cmd) -> Cmd {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(self.text);
+        for arg in call.args_iter().skip(2) {
+            if let Arg::Simple(bytes) = arg {
+                cmd.arg(bytes);
+            }
+        }
+        cmd
+    }
 }
 
 /// The end of a write's step on one item: bump its generation and lift the write's mark.
@@ -39,19 +72,21 @@ end
 /// lifted), and keep the mark alive. One step, so no reader sees the count without `live`.
 ///
 /// KEYS: 1 pending, 2 live. ARGV: 1 pending lifetime (s), 2 live lifetime (ms).
-pub(crate) const MARK: &str = r#"
+pub(crate) static MARK: Lua = Lua::new(
+    r#"
 redis.call('SET', KEYS[2], 1, 'PX', ARGV[2])
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
-"#;
+"#,
+);
 
 /// After a commit: apply one pair's change to a list, if the list exists (never created half
 /// full), then finish the write on it.
 ///
 /// KEYS: 1 list, 2 gen, 3 pending, 4 live. ARGV: 1 generation lifetime, 2 delta (-1/0/1),
 /// 3 score, 4 member.
-pub(crate) const APPLY_LIST: &str = concat!(
+pub(crate) static APPLY_LIST: Lua = Lua::new(concat!(
     finish_lua!(),
     r#"
 local delta = tonumber(ARGV[2])
@@ -63,14 +98,14 @@ end
 finish()
 return 0
 "#
-);
+));
 
 /// After a commit: apply one pair's change to a user's count, if the count is there, then
 /// finish the write on it. Returns the user when a changed count was missing (the service
 /// fills it: the legacy app reads a missing member as zero and counts on from there), else 0.
 ///
 /// KEYS: 1 count zset, 2 gen, 3 pending, 4 live. ARGV: 1 generation lifetime, 2 delta, 3 user.
-pub(crate) const APPLY_COUNT: &str = concat!(
+pub(crate) static APPLY_COUNT: Lua = Lua::new(concat!(
     finish_lua!(),
     r#"
 local delta = tonumber(ARGV[2])
@@ -85,32 +120,36 @@ end
 finish()
 return uncounted
 "#
-);
+));
 
 /// Fill one list from the database, unless a write touched it since the fill read its
 /// generation or one is under way.
 ///
 /// KEYS: 1 list, 2 gen, 3 pending. ARGV: generation read before the database, ttl, then
 /// score, member pairs.
-pub(crate) const FILL_LIST: &str = r#"
+pub(crate) static FILL_LIST: Lua = Lua::new(
+    r#"
 if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then return 0 end
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
-"#;
+"#,
+);
 
 /// Fill one user's count, under the same guard.
 ///
 /// KEYS: 1 count zset, 2 gen, 3 pending. ARGV: generation read before the database, user,
 /// count.
-pub(crate) const FILL_COUNT: &str = r#"
+pub(crate) static FILL_COUNT: Lua = Lua::new(
+    r#"
 if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then return 0 end
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 return 1
-"#;
+"#,
+);
 
 /// Forget one item whose write could not reach Redis, or whose writer died between its mark
 /// and its cache update, and invalidate any fill in flight. The dead writers' marks go too,
@@ -119,7 +158,8 @@ return 1
 ///
 /// KEYS: 1 the item's key, 2 gen, 3 pending, 4 live. ARGV: 1 generation lifetime, 2 the user
 /// for a count (its member), empty for a list (the whole key goes).
-pub(crate) const FORGET: &str = r#"
+pub(crate) static FORGET: Lua = Lua::new(
+    r#"
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
 else
@@ -129,14 +169,16 @@ redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('DEL', KEYS[3]) end
 return 1
-"#;
+"#,
+);
 
 /// The shared rate limit's step: GCRA over one key holding the client's theoretical arrival
 /// time in microseconds (Redis's own clock, the same for every instance).
 ///
 /// KEYS: 1 the client's key. ARGV: 1 the interval between requests at the limit (µs), 2 the
 /// burst (requests). Returns 0 when the request may go on, else the microseconds to wait.
-pub(crate) const ADMIT: &str = r#"
+pub(crate) static ADMIT: Lua = Lua::new(
+    r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
@@ -148,4 +190,5 @@ end
 local next_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
 return 0
-"#;
+"#,
+);

@@ -128,3 +128,21 @@ async fn a_mark_whose_writer_died_is_found_and_its_users_data_forgotten() {
     assert!(ticket(&cache, a).await.is_some(), "forgotten, the dead mark with it: fills go on");
     assert_eq!(cached(&cache, a).await, None, "and the list is gone");
 }
+
+/// Scripts go by their hash; a Redis that has lost them (restarted, failed over, flushed)
+/// answers `NOSCRIPT` without running them, and each such call must go again in full.
+#[tokio::test]
+async fn a_redis_that_lost_the_scripts_still_runs_every_step() {
+    let Some(cache) = cache().await else { return };
+    let [a, b, c] = users();
+    let fill = ticket(&cache, a).await.expect("nothing under way");
+    let before = [Entry { user: c, at: at(0) }];
+    cache.fill_lists(Side::Following, &[(a, fill, &before)]).await.unwrap();
+    let mut flush = Unit::new("script");
+    flush.add(redis::cmd("SCRIPT")).arg("FLUSH");
+    cache.exchange(vec![flush]).await.unwrap();
+    write_follow(&cache, a, b, at(1)).await;
+    let after = vec![Entry { user: b, at: at(1) }, Entry { user: c, at: at(0) }];
+    assert_eq!(cached(&cache, a).await, Some(after), "marked and applied, once each");
+    assert!(cache.readable(), "no step failed");
+}

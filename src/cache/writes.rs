@@ -6,7 +6,7 @@
 use super::keys::{self, Item};
 use super::link::Unit;
 use super::reads::score;
-use super::scripts::{self, eval};
+use super::scripts;
 use super::{Cache, GENERATION_TTL_SECS, MARK_LIFETIME_MS};
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
@@ -98,7 +98,7 @@ impl Cache {
 fn mark(item: Item) -> Unit {
     let guard = item.guard();
     let mut unit = Unit::write(item.key());
-    let cmd = unit.add(eval(scripts::MARK, [&guard.pending, &guard.live]));
+    let cmd = unit.run(&scripts::MARK, [&guard.pending, &guard.live]);
     cmd.arg(PENDING_TTL_SECS).arg(MARK_LIFETIME_MS);
     unit
 }
@@ -111,11 +111,11 @@ fn apply(step: Step) -> Unit {
     let mut unit = Unit::write(key.as_str());
     match step.item {
         Item::List(..) => {
-            let cmd = unit.add(eval(scripts::APPLY_LIST, keys));
+            let cmd = unit.run(&scripts::APPLY_LIST, keys);
             cmd.arg(GENERATION_TTL_SECS).arg(step.delta).arg(step.score).arg(step.other.get());
         }
         Item::Count(_, owner) => {
-            let cmd = unit.add(eval(scripts::APPLY_COUNT, keys));
+            let cmd = unit.run(&scripts::APPLY_COUNT, keys);
             cmd.arg(GENERATION_TTL_SECS).arg(step.delta).arg(owner.get());
         }
     }
