@@ -1,7 +1,7 @@
 //! How the cache reaches Redis, whatever the topology: one server (a bb8 pool of multiplexed
-//! connections), a Redis Cluster (redis-rs's cluster connection: it routes each pipeline by its
-//! slot, follows MOVED and ASK, and reconnects after a failover, so a pool would add nothing to
-//! it), or a master that Sentinel names (for the counts).
+//! connections), a Redis Cluster (redis-rs's cluster connection: multiplexed per node, it
+//! routes each pipeline by its slot, so a pool would add nothing to it; replaced after a
+//! failure, see [`Cluster`]), or a master that Sentinel names (for the counts).
 //!
 //! Callers hand over [`Unit`]s: commands whose keys all sit in one slot. To one server they go as
 //! one pipeline; to a cluster, as one pipeline per slot, sent together. Either way one call is one
@@ -73,7 +73,7 @@ impl Unit {
 /// One Redis deployment.
 pub(super) enum Link {
     Node(Node),
-    Cluster(ClusterConnection, Wait),
+    Cluster(Cluster, Wait),
     Sentinel(Sentinel, Wait),
 }
 
@@ -100,6 +100,26 @@ pub(super) struct Node {
     manager: RedisConnectionManager,
     pool: std::sync::RwLock<Pool<RedisConnectionManager>>,
     timeout: Duration,
+}
+
+/// A cluster's connection, replaced after a failed exchange. redis-rs follows `MOVED` and `ASK`
+/// and refreshes its slot map for single commands, but a pipeline's `MOVED` comes back as one
+/// of its replies, the map unchanged: after a failover it could send a slot's pipelines to the
+/// old master forever. A fresh connection reads the map anew.
+pub(super) struct Cluster {
+    client: ClusterClient,
+    config: ClusterConfig,
+    conn: std::sync::RwLock<ClusterConnection>,
+}
+
+impl Cluster {
+    fn connect(&self) -> ClusterConnection {
+        self.client.get_pending_async_connection_with_config(self.config.clone())
+    }
+
+    fn conn(&self) -> ClusterConnection {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// The master that Sentinel names, asked again after any failure (a failover moves it).
@@ -139,8 +159,9 @@ impl Link {
         let config = ClusterConfig::new()
             .set_connection_timeout(options.timeout)
             .set_response_timeout(options.timeout);
-        let conn = client.get_pending_async_connection_with_config(config);
-        Ok(Link::Cluster(conn, Wait::from(options)))
+        let conn =
+            std::sync::RwLock::new(client.get_pending_async_connection_with_config(config.clone()));
+        Ok(Link::Cluster(Cluster { client, config, conn }, Wait::from(options)))
     }
 
     /// Sends the units; each unit's replies, in order.
@@ -157,7 +178,7 @@ impl Link {
             // Boxed, as is the Sentinel lookup: their futures are kilobytes, and without a box
             // every cache step's future (and each write group's task, moved when spawned) would
             // carry them, used or not.
-            Link::Cluster(cluster, wait) => Box::pin(per_slot(cluster, units, *wait)).await,
+            Link::Cluster(cluster, wait) => Box::pin(per_slot(&cluster.conn(), units, *wait)).await,
             Link::Sentinel(sentinel, wait) => {
                 let mut conn = Box::pin(sentinel.master()).await?;
                 let all: Vec<&Unit> = units.iter().collect();
@@ -173,8 +194,10 @@ impl Link {
                 let fresh = new_pool(&node.manager, node.timeout);
                 *node.pool.write().unwrap_or_else(|p| p.into_inner()) = fresh;
             }
-            // redis-rs reconnects the nodes it lost and refreshes its slot map on its own.
-            Link::Cluster(..) => {}
+            Link::Cluster(cluster, _) => {
+                let fresh = cluster.connect();
+                *cluster.conn.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+            }
             Link::Sentinel(sentinel, _) => *sentinel.master.lock().await = None,
         }
     }
@@ -234,10 +257,11 @@ async fn pipeline(
     let calls: Vec<(&Cmd, Option<&'static Lua>)> =
         units.iter().flat_map(|u| u.cmds.iter().zip(u.scripts.iter().copied())).collect();
     let wait = wait.filter(|w| w.replicas > 0 && units.iter().any(|u| u.replicated));
-    let mut values = round(conn, calls.iter().map(|(cmd, _)| (*cmd).clone()), wait).await?;
+    let (wire, places) = batch(&calls);
+    let mut values = round(conn, wire.iter().map(|(cmd, _)| cmd.clone()), wait).await?;
     let unknown: Vec<usize> = (0..values.len()).filter(|&i| is_noscript(&values[i])).collect();
     if !unknown.is_empty() {
-        let in_full = unknown.iter().map(|&i| match calls[i] {
+        let in_full = unknown.iter().map(|&i| match &wire[i] {
             (cmd, Some(script)) => script.in_full(cmd),
             (cmd, None) => cmd.clone(),
         });
@@ -251,7 +275,58 @@ async fn pipeline(
     {
         return Err(RedisError::from(error.clone()).into());
     }
-    Ok(split(values, units.iter().map(|u| u.cmds.len())))
+    Ok(split(unbatch(values, &places), units.iter().map(|u| u.cmds.len())))
+}
+
+/// Where a call's reply is: the command it went in, and its place in that command's array
+/// reply when it went with other calls of its script.
+type Place = (usize, Option<usize>);
+
+/// The commands to send for `calls`: each call of a per-item script joins the first call of
+/// the same script ([`Lua::merge`]), every other call goes as it is. The items a pipeline's
+/// calls name are each other's strangers or commute (two marks, or two pairs' changes, of one
+/// item), so running one script's calls together, before or after the others, changes nothing.
+fn batch(calls: &[(&Cmd, Option<&'static Lua>)]) -> (Vec<(Cmd, Option<&'static Lua>)>, Vec<Place>) {
+    let mut groups: Vec<(&'static Lua, usize, Vec<&Cmd>)> = Vec::new();
+    let mut wire: Vec<(Cmd, Option<&'static Lua>)> = Vec::with_capacity(calls.len());
+    let mut places = Vec::with_capacity(calls.len());
+    for &(cmd, script) in calls {
+        let Some(script) = script.filter(|s| s.batched()) else {
+            places.push((wire.len(), None));
+            wire.push((cmd.clone(), script));
+            continue;
+        };
+        match groups.iter_mut().find(|(s, ..)| std::ptr::eq(*s, script)) {
+            Some((_, at, members)) => {
+                places.push((*at, Some(members.len())));
+                members.push(cmd);
+            }
+            None => {
+                places.push((wire.len(), Some(0)));
+                groups.push((script, wire.len(), vec![cmd]));
+                wire.push((cmd.clone(), Some(script)));
+            }
+        }
+    }
+    for (script, at, members) in groups {
+        if members.len() > 1 {
+            wire[at].0 = script.merge(&members);
+        }
+    }
+    (wire, places)
+}
+
+/// Each call's reply, from the replies to the commands `batch` made.
+fn unbatch(mut values: Vec<Value>, places: &[Place]) -> Vec<Value> {
+    let mut take = |at: usize, item: Option<usize>| {
+        let value = values.get_mut(at)?;
+        let value = match (value, item) {
+            (Value::Array(items), Some(i)) => items.get_mut(i)?,
+            (value, _) => value,
+        };
+        Some(std::mem::replace(value, Value::Nil))
+    };
+    places.iter().map(|&(at, item)| take(at, item).unwrap_or(Value::Nil)).collect()
 }
 
 /// One pipeline of `cmds` (their replies, errors among them), ended by `wait`'s `WAIT`.
