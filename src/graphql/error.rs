@@ -82,6 +82,9 @@ impl ErrorExtensions for ServiceError {
             ServiceError::SelfRelation(Action::Block | Action::Unblock) => {
                 (code::BAD_USER_INPUT, "A user cannot block themselves.".to_owned())
             }
+            ServiceError::SelfRelation(Action::RemoveFollower) => {
+                (code::BAD_USER_INPUT, "A user cannot be their own follower.".to_owned())
+            }
             ServiceError::UnknownUser(id) => {
                 (code::NOT_FOUND, format!("User {id} does not exist."))
             }

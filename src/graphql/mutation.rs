@@ -1,4 +1,5 @@
-//! Mutation root: follow, unfollow, block and unblock, each a thin call into the service layer.
+//! Mutation root: follow, unfollow, block, unblock and remove a follower, each a thin call into
+//! the service layer.
 
 use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, Result, SimpleObject, ID};
 
@@ -74,6 +75,14 @@ impl MutationRoot {
     async fn unblock_user(&self, ctx: &Context<'_>, target: ID) -> Result<BlockPayload> {
         let (target, id) = act(ctx, Action::Unblock, &target).await?;
         Ok(BlockPayload { target, id })
+    }
+
+    /// `target` stops following the viewer, without a block: they may follow again. The
+    /// viewer's own follow of `target`, if any, stays. Repeating it changes nothing.
+    /// Errors: BAD_USER_INPUT (self, bad id), NOT_FOUND.
+    async fn remove_follower(&self, ctx: &Context<'_>, target: ID) -> Result<FollowPayload> {
+        let (target, id) = act(ctx, Action::RemoveFollower, &target).await?;
+        Ok(FollowPayload { target, id })
     }
 }
 

@@ -92,7 +92,7 @@ fn auth_failure(err: AuthError) -> (StatusCode, Value) {
 /// The legacy app's status and message for each refusal; the texts are its own.
 fn service_failure(err: ServiceError) -> (StatusCode, Value) {
     let (status, message) = match err {
-        ServiceError::SelfRelation(Action::Follow | Action::Unfollow) => {
+        ServiceError::SelfRelation(Action::Follow | Action::Unfollow | Action::RemoveFollower) => {
             (StatusCode::BAD_REQUEST, "User cannot follow self.")
         }
         ServiceError::SelfRelation(Action::Block | Action::Unblock) => {

@@ -12,6 +12,8 @@ pub(crate) enum Action {
     Unfollow,
     Block,
     Unblock,
+    /// The target stops following the actor (SPEC §14), with no block: the backward row only.
+    RemoveFollower,
 }
 
 /// One row to write: the forward row is `actor → target`, the backward one `target → actor`.
@@ -54,6 +56,12 @@ pub(crate) fn plan(action: Action, state: PairState) -> Result<Vec<Write>, Servi
             Relation::Blacklist => vec![forward(Relation::None)],
             Relation::None | Relation::Follow => vec![],
         },
+        Action::RemoveFollower => match state.backward {
+            Relation::Follow => {
+                vec![Write::Backward { from: Relation::Follow, to: Relation::None }]
+            }
+            Relation::None | Relation::Blacklist => vec![],
+        },
     };
     Ok(writes)
 }
@@ -65,6 +73,15 @@ mod tests {
 
     fn state(forward: Relation, backward: Relation) -> PairState {
         PairState { forward, backward }
+    }
+
+    #[test]
+    fn removing_a_follower_ends_their_follow_only_and_only_once() {
+        let writes = plan(Action::RemoveFollower, state(Follow, Follow)).unwrap();
+        assert_eq!(writes, vec![Write::Backward { from: Follow, to: Nothing }]);
+        for backward in [Nothing, Blacklist] {
+            assert!(plan(Action::RemoveFollower, state(Follow, backward)).unwrap().is_empty());
+        }
     }
 
     #[test]

@@ -81,6 +81,7 @@ mod outage;
 mod parity;
 mod persisted;
 mod proxy;
+mod relationships;
 mod shutdown;
 mod side_by_side;
 mod socket;
