@@ -5,7 +5,8 @@
 //!
 //! Callers hand over [`Unit`]s: commands whose keys all sit in one slot. To one server they go as
 //! one pipeline; to a cluster, as one pipeline per slot, sent together. Either way one call is one
-//! round of exchanges, however many users it is for.
+//! round of exchanges, however many users it is for. Within a pipeline, the calls of one
+//! per-item script go as one call ([`batch`]), and scripts go by their hash ([`Lua`]).
 //!
 //! A master that fails over loses what it acknowledged but had not yet passed to its replica. For
 //! a cache write (a mark, an update, a forget) that would be a stale entry nobody repairs, so on
