@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use redis::Value;
 
-use super::keys::Item;
+use super::keys::{Guard, Item};
 use super::link::Unit;
 use super::scripts;
 use super::{decode, Cache, CacheError};
@@ -101,10 +101,10 @@ impl Cache {
         let mut units = Vec::with_capacity(owners.len() * 2);
         for &owner in owners {
             for side in [Side::Following, Side::Followers] {
-                let item = Item::Count(side, owner);
-                let mut unit = Unit::new(item.key());
-                unit.add(redis::Cmd::zscore(item.key(), owner.get()));
-                unit.add(guard_read(&item));
+                let (key, guard) = Item::Count(side, owner).keys();
+                let mut unit = Unit::new(key.as_str());
+                unit.add(redis::Cmd::zscore(&key, owner.get()));
+                unit.add(guard_read(&guard));
                 units.push(unit);
             }
         }
@@ -145,7 +145,7 @@ impl Cache {
                 continue;
             }
             let item = Item::List(side, *owner);
-            let (key, guard) = (item.key(), item.guard());
+            let (key, guard) = item.keys();
             let mut unit = Unit::new(key.as_str());
             let eval = unit.run(&scripts::FILL_LIST, [&key, &guard.generation, &guard.pending]);
             eval.arg(&ticket.0[0]).arg(self.list_ttl_secs());
@@ -170,7 +170,7 @@ impl Cache {
             let values = [(Side::Following, counts.following), (Side::Followers, counts.followers)];
             for ((side, count), generation) in values.into_iter().zip(&ticket.0) {
                 let item = Item::Count(side, *owner);
-                let (key, guard) = (item.key(), item.guard());
+                let (key, guard) = item.keys();
                 let mut unit = Unit::new(key.as_str());
                 let keys = [key.as_str(), &guard.generation, &guard.pending];
                 unit.run(&scripts::FILL_COUNT, keys).arg(generation).arg(owner.get()).arg(count);
@@ -198,8 +198,7 @@ impl Cache {
             .map_or_else(|| "+inf".to_owned(), |c| (c.at_micros as f64 / 1e6 + 1e-6).to_string());
         let mut units = Vec::with_capacity(owners.len());
         for &owner in owners {
-            let item = Item::List(side, owner);
-            let key = item.key();
+            let (key, guard) = Item::List(side, owner).keys();
             let mut unit = Unit::new(key.as_str());
             let range = unit.add(redis::cmd("ZRANGE"));
             range.arg(&key).arg(&max).arg("-inf").arg("BYSCORE").arg("REV");
@@ -208,7 +207,7 @@ impl Cache {
             }
             range.arg("WITHSCORES");
             unit.add(redis::Cmd::exists(&key));
-            unit.add(guard_read(&item));
+            unit.add(guard_read(&guard));
             units.push(unit);
         }
         let replies = self.exchange(units).await?;
@@ -232,8 +231,7 @@ impl Cache {
 }
 
 /// The read of one item's fill guard: generation, pending count and `live`, in one `MGET`.
-fn guard_read(item: &Item) -> redis::Cmd {
-    let guard = item.guard();
+fn guard_read(guard: &Guard) -> redis::Cmd {
     let mut mget = redis::cmd("MGET");
     mget.arg(&guard.generation).arg(&guard.pending).arg(&guard.live);
     mget

@@ -32,7 +32,7 @@ impl Cache {
         let mut units = Vec::with_capacity(users.len() * 5);
         for &user in users {
             for item in Item::all_of(user) {
-                let (key, guard) = (item.key(), item.guard());
+                let (key, guard) = item.keys();
                 let member = match item {
                     Item::List(..) => String::new(),
                     Item::Count(..) => user.to_string(),

@@ -115,7 +115,7 @@ async fn a_mark_whose_writer_died_is_found_and_its_users_data_forgotten() {
     cache.fill_lists(Side::Following, &[(a, fill, &before)]).await.unwrap();
     assert!(cache.begin_write(&[(a, c)]).await, "marked");
     assert_eq!(cached(&cache, a).await, Some(before.to_vec()), "served while its writer lives");
-    let live = Item::List(Side::Following, a).guard().live;
+    let live = Item::List(Side::Following, a).keys().1.live;
     let mut dies = Unit::new(Item::List(Side::Following, a).key());
     dies.add(redis::Cmd::del(&live));
     cache.exchange(vec![dies]).await.unwrap();

@@ -96,8 +96,8 @@ impl Cache {
 
 /// The mark of one item.
 fn mark(item: Item) -> Unit {
-    let guard = item.guard();
-    let mut unit = Unit::write(item.key());
+    let (key, guard) = item.keys();
+    let mut unit = Unit::write(key);
     let cmd = unit.run(&scripts::MARK, [&guard.pending, &guard.live]);
     cmd.arg(PENDING_TTL_SECS).arg(MARK_LIFETIME_MS);
     unit
@@ -105,8 +105,7 @@ fn mark(item: Item) -> Unit {
 
 /// The change and the finish of one item.
 fn apply(step: Step) -> Unit {
-    let key = step.item.key();
-    let guard = step.item.guard();
+    let (key, guard) = step.item.keys();
     let keys = [key.as_str(), &guard.generation, &guard.pending, &guard.live];
     let mut unit = Unit::write(key.as_str());
     match step.item {
