@@ -62,8 +62,9 @@ pub(super) trait Dialect {
     /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
     /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
     fn pages(side: Side) -> String;
-    /// What listing a user already on the repair list does: take the newer time.
-    const RELIST: &'static str;
+    /// What inserting a row whose `user_id` exists does: set `column` to the inserted value
+    /// (listing a user already on the repair list takes the newer time; a setting is replaced).
+    fn on_user_conflict_set(column: &str) -> String;
     /// The source of the events insert: rows of `(user_id, seq, kind, actor_id, at_micros)`
     /// from the parameters [`Dialect::insert_events`] binds.
     const EVENT_SOURCE: &'static str;
@@ -128,6 +129,12 @@ pub(super) struct Statements {
     pub(crate) counts: String,
     pub(crate) existing_users: String,
     pub(crate) pair_relations: String,
+    pub(crate) open_requests: String,
+    pub(crate) end_requests: String,
+    pub(crate) requests_page: String,
+    pub(crate) request_count: String,
+    pub(crate) locked_users: String,
+    pub(crate) set_locked: String,
     pub(crate) set_relations: String,
     pub(crate) lock_counters: String,
     pub(crate) recount_ids: String,
@@ -173,18 +180,67 @@ impl Statements {
                 D::id_rows(1, "u")
             ),
             existing_users: format!(
-                "SELECT {} AS user_id FROM user_basic WHERE {}",
-                D::int("user_id"),
-                D::id_in("user_id", 1)
+                "SELECT {} AS user_id, {} AS locked FROM user_basic u \
+                 LEFT JOIN followgraph_accounts a ON a.user_id = u.user_id WHERE {}",
+                D::int("u.user_id"),
+                D::int("COALESCE(a.locked, 0)"),
+                D::id_in("u.user_id", 1)
             ),
             pair_relations: format!(
                 "SELECT {} AS user_id, {} AS target_user_id, {} AS relation \
-                 FROM {} {} user_relation r ON r.user_id = p.u AND r.target_user_id = p.t",
+                 FROM {} {} user_relation r ON r.user_id = p.u AND r.target_user_id = p.t \
+                 UNION ALL SELECT {}, {}, {REQUEST_ROW} \
+                 FROM {} {} followgraph_follow_requests q \
+                 ON q.target_id = pq.t AND q.requester_id = pq.u",
                 D::int("r.user_id"),
                 D::int("r.target_user_id"),
                 D::int("r.relation"),
                 D::pair_rows(1, "p"),
+                D::PAIR_JOIN,
+                D::int("q.requester_id"),
+                D::int("q.target_id"),
+                D::pair_rows(3, "pq"),
                 D::PAIR_JOIN
+            ),
+            open_requests: format!(
+                "INSERT INTO followgraph_follow_requests (requester_id, target_id, requested_micros) \
+                 SELECT p.u, p.t, {} FROM {}",
+                D::param(1),
+                D::pair_rows(2, "p")
+            ),
+            end_requests: format!(
+                "DELETE FROM followgraph_follow_requests WHERE (requester_id, target_id) IN \
+                 (SELECT p.u, p.t FROM {})",
+                D::pair_rows(1, "p")
+            ),
+            requests_page: format!(
+                "SELECT {}, {} FROM followgraph_follow_requests \
+                 WHERE target_id = {} AND requested_micros <= {} \
+                 AND (requested_micros < {} OR requester_id > {}) \
+                 ORDER BY requested_micros DESC, requester_id LIMIT {}",
+                D::int("requester_id"),
+                D::int("requested_micros"),
+                D::param(1),
+                D::param(2),
+                D::param(3),
+                D::param(4),
+                D::param(5)
+            ),
+            request_count: format!(
+                "SELECT {} FROM followgraph_follow_requests WHERE target_id = {}",
+                D::int("COUNT(*)"),
+                D::param(1)
+            ),
+            locked_users: format!(
+                "SELECT {} FROM followgraph_accounts WHERE locked = 1 AND {}",
+                D::int("user_id"),
+                D::id_in("user_id", 1)
+            ),
+            set_locked: format!(
+                "INSERT INTO followgraph_accounts (user_id, locked) VALUES ({}, {}) {}",
+                D::param(1),
+                D::param(2),
+                D::on_user_conflict_set("locked")
             ),
             set_relations: format!(
                 "INSERT INTO user_relation \
@@ -232,7 +288,7 @@ impl Statements {
                  FROM {} WHERE true {}",
                 D::param(1),
                 D::id_rows(2, "u"),
-                D::RELIST
+                D::on_user_conflict_set("listed_at")
             ),
             users_to_repair: format!(
                 "SELECT {}, {} FROM followgraph_cache_repair ORDER BY user_id LIMIT 1000",
@@ -267,6 +323,10 @@ impl Statements {
         }
     }
 }
+
+/// The `relation` that [`Statements::pair_relations`] gives a pending follow request's row
+/// (`requester, target`): no `user_relation` code is negative.
+pub(super) const REQUEST_ROW: i64 = -1;
 
 /// Most events one statement of the retention cleanup deletes.
 const EVENT_CLEANUP_BATCH: usize = 1000;

@@ -14,7 +14,7 @@ type EventRow = (i64, i64, i64, i64);
 
 impl PairTx<'_> {
     /// Numbers `events` after each user's last recorded event and writes them, in the group's
-    /// transaction. The caller holds the users' counter rows (`set_relations` locks them), as
+    /// transaction. The caller holds the users' counter rows (`lock_counters`), as
     /// every writer of events does from before it reads the last numbers until it commits, so
     /// numbers follow the order of the commits.
     pub(crate) async fn record_events(

@@ -54,6 +54,7 @@ macro_rules! for_backend {
     };
 }
 
+mod accounts;
 mod connect;
 pub(crate) mod demo;
 mod dialect;

@@ -106,7 +106,9 @@ impl Dialect for MysqlBackend {
 
     const COUNTER_LOCK: &'static str = "ON DUPLICATE KEY UPDATE following = following";
 
-    const RELIST: &'static str = "ON DUPLICATE KEY UPDATE listed_at = VALUES(listed_at)";
+    fn on_user_conflict_set(column: &str) -> String {
+        format!("ON DUPLICATE KEY UPDATE {column} = VALUES({column})")
+    }
 
     const EVENT_SOURCE: &'static str = "SELECT e.u, e.s, e.k, e.a, e.t FROM JSON_TABLE(?, '$[*]' \
          COLUMNS (u BIGINT PATH '$[0]', s BIGINT PATH '$[1]', k SMALLINT PATH '$[2]', \

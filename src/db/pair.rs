@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{MySql, Postgres, Sqlite, Transaction};
 
 use super::dialect::{pair_lock_key, Statements};
-use super::read::{stored_relation, RelationRow, StoredRelation};
+use super::read::{PairRows, RelationRow};
 use super::{DbError, Dialect, Store};
 use crate::domain::ids::UserId;
 use crate::domain::relation::RelationChange;
@@ -95,51 +96,88 @@ impl Drop for PairLock {
 }
 
 impl<'c> PairTx<'c> {
-    /// Those of `ids` that `user_basic` has.
-    pub(crate) async fn existing_users(&mut self, ids: &[UserId]) -> Result<Vec<UserId>, DbError> {
+    /// Those of `ids` that `user_basic` has, each with whether its account is locked.
+    pub(crate) async fn existing_users(
+        &mut self,
+        ids: &[UserId],
+    ) -> Result<Vec<(UserId, bool)>, DbError> {
         let statements: &'c Statements = self.sql;
         let sql = &statements.existing_users;
-        let rows: Vec<(i64,)> = for_backend!(&mut self.tx, Tx(tx) as D => {
+        let rows: Vec<(i64, i64)> = for_backend!(&mut self.tx, Tx(tx) as D => {
             sqlx::query_as(sql).bind(D::ids(ids)).fetch_all(&mut **tx).await?
         });
-        Ok(rows.into_iter().filter_map(|(id,)| UserId::new(id).ok()).collect())
+        let user = |(id, locked): (i64, i64)| Some((UserId::new(id).ok()?, locked != 0));
+        Ok(rows.into_iter().filter_map(user).collect())
     }
 
-    /// The stored rows `user → target` of each of `rows`, including those with no relation; a
-    /// row that does not exist is simply absent.
+    /// The stored rows `user → target` of each of `rows`, including those with no relation, and
+    /// the pending requests `user → target` among them; a row that does not exist is absent.
     pub(crate) async fn relations(
         &mut self,
         rows: &[(UserId, UserId)],
-    ) -> Result<Vec<StoredRelation>, DbError> {
+    ) -> Result<PairRows, DbError> {
         let (users, targets): (Vec<UserId>, Vec<UserId>) = rows.iter().copied().unzip();
         let statements: &'c Statements = self.sql;
         let sql = &statements.pair_relations;
         let found: Vec<RelationRow> = for_backend!(&mut self.tx, Tx(tx) as D => {
-            let query = sqlx::query_as(sql).bind(D::ids(&users)).bind(D::ids(&targets));
-            query.fetch_all(&mut **tx).await?
+            let (users, targets) = (D::ids(&users), D::ids(&targets));
+            let query = sqlx::query_as(sql).bind(users.clone()).bind(targets.clone());
+            query.bind(users).bind(targets).fetch_all(&mut **tx).await?
         });
-        Ok(found.into_iter().filter_map(stored_relation).collect())
+        Ok(PairRows::of_rows(found))
+    }
+
+    /// Opens the requests `(requester, target)` of `opened` at `at` and deletes those of
+    /// `ended`. The pairs are locked and were read without these requests (or with them), so
+    /// neither statement meets a conflict.
+    pub(crate) async fn set_requests(
+        &mut self,
+        opened: &[(UserId, UserId)],
+        ended: &[(UserId, UserId)],
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let statements: &'c Statements = self.sql;
+        for_backend!(&mut self.tx, Tx(tx) as D => {
+            if !opened.is_empty() {
+                let (requesters, targets): (Vec<UserId>, Vec<UserId>) =
+                    opened.iter().copied().unzip();
+                let query = sqlx::query(&statements.open_requests).bind(at.timestamp_micros());
+                let query = query.bind(D::ids(&requesters)).bind(D::ids(&targets));
+                query.execute(&mut **tx).await?;
+            }
+            if !ended.is_empty() {
+                let (requesters, targets): (Vec<UserId>, Vec<UserId>) =
+                    ended.iter().copied().unzip();
+                let query = sqlx::query(&statements.end_requests);
+                let query = query.bind(D::ids(&requesters)).bind(D::ids(&targets));
+                query.execute(&mut **tx).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Locks the counters (`followgraph_counts`) of `users` (sorted, without repeats), making
+    /// them where missing, all in id order. Every write that moves counters or numbers events
+    /// takes them first, so that two groups, or a group and another writer, cannot take them in
+    /// opposite orders and deadlock.
+    pub(crate) async fn lock_counters(&mut self, users: &[UserId]) -> Result<(), DbError> {
+        let statements: &'c Statements = self.sql;
+        for_backend!(&mut self.tx, Tx(tx) as D => {
+            let query = sqlx::query(&statements.lock_counters).bind(D::ids(users));
+            query.execute(&mut **tx).await?;
+        });
+        Ok(())
     }
 
     /// Writes each change's row, creating it on first use. No two changes may name the same
-    /// row.
-    ///
-    /// The triggers on `user_relation` move the users' counters (`followgraph_counts`); the
-    /// counters are locked first, all in id order, so that two groups, or a group and another
-    /// writer, cannot take them in opposite orders and deadlock.
+    /// row. The triggers on `user_relation` move the users' counters, which the caller has
+    /// locked ([`PairTx::lock_counters`]).
     pub(crate) async fn set_relations(
         &mut self,
         changes: &[RelationChange],
     ) -> Result<(), DbError> {
-        let mut users: Vec<UserId> = changes.iter().flat_map(|c| [c.user, c.target]).collect();
-        users.sort_unstable();
-        users.dedup();
-        let statements: &'c Statements = self.sql;
-        let (lock, upsert) = (&statements.lock_counters, &statements.set_relations);
-        for_backend!(&mut self.tx, Tx(tx) as D => {
-            sqlx::query(lock).bind(D::ids(&users)).execute(&mut **tx).await?;
-            D::set_relations(tx, upsert, changes).await?
-        });
+        let upsert = &self.sql.set_relations;
+        for_backend!(&mut self.tx, Tx(tx) as D => D::set_relations(tx, upsert, changes).await?);
         Ok(())
     }
 

@@ -75,8 +75,9 @@ impl Dialect for PgBackend {
     const COUNTER_LOCK: &'static str =
         "ON CONFLICT (user_id) DO UPDATE SET following = followgraph_counts.following";
 
-    const RELIST: &'static str =
-        "ON CONFLICT (user_id) DO UPDATE SET listed_at = excluded.listed_at";
+    fn on_user_conflict_set(column: &str) -> String {
+        format!("ON CONFLICT (user_id) DO UPDATE SET {column} = excluded.{column}")
+    }
 
     const EVENT_SOURCE: &'static str = "SELECT * FROM \
          unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[])";

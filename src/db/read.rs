@@ -1,5 +1,6 @@
 //! Batched reads: each takes any number of ids and costs one query.
 
+use super::dialect::REQUEST_ROW;
 use super::{DbError, Dialect, Store};
 use crate::domain::ids::UserId;
 use crate::domain::relation::Relation;
@@ -17,6 +18,35 @@ type CountsRow = (i64, i64, i64);
 
 /// `user_id, target_user_id, relation`
 pub(super) type RelationRow = (i64, i64, i64);
+
+/// What the pair statement found between some pairs of users: their stored relations and their
+/// pending follow requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PairRows {
+    pub(crate) relations: Vec<StoredRelation>,
+    /// `(requester, target)` of each pending request.
+    pub(crate) requests: Vec<(UserId, UserId)>,
+}
+
+impl PairRows {
+    /// Sorts the statement's rows: a request's row has the relation [`REQUEST_ROW`].
+    pub(super) fn of_rows(rows: Vec<RelationRow>) -> Self {
+        let mut found = Self::default();
+        for (user, target, relation) in rows {
+            let (Ok(user), Ok(target)) = (UserId::new(user), UserId::new(target)) else {
+                continue;
+            };
+            match relation {
+                REQUEST_ROW => found.requests.push((user, target)),
+                code => {
+                    let relation = Relation::from_code(i16::try_from(code).unwrap_or(0));
+                    found.relations.push(StoredRelation { user, target, relation });
+                }
+            }
+        }
+        found
+    }
+}
 
 /// A relation between two users, as stored (the write path also reads rows whose relation is
 /// none).
@@ -54,33 +84,29 @@ impl Store {
             .collect())
     }
 
-    /// Every non-zero relation between `viewer` and each of `others`, in the directions asked.
+    /// Every non-zero relation and every pending request between `viewer` and each of
+    /// `others`, in the directions asked.
     pub(crate) async fn relations_with(
         &self,
         viewer: UserId,
         others: &[UserId],
         directions: Directions,
-    ) -> Result<Vec<StoredRelation>, DbError> {
+    ) -> Result<PairRows, DbError> {
         let outgoing = others.iter().filter(|_| directions.outgoing).map(|&o| (viewer, o));
         let incoming = others.iter().filter(|_| directions.incoming).map(|&o| (o, viewer));
         let (users, targets): (Vec<UserId>, Vec<UserId>) = outgoing.chain(incoming).unzip();
         let rows: Vec<RelationRow> = for_backend!(self, Store(db) as D => {
+            let (users, targets) = (D::ids(&users), D::ids(&targets));
             let query = sqlx::query_as(&db.sql().pair_relations);
-            query.bind(D::ids(&users)).bind(D::ids(&targets)).fetch_all(db.reader()).await?
+            let query = query.bind(users.clone()).bind(targets.clone());
+            query.bind(users).bind(targets).fetch_all(db.reader()).await?
         });
-        let stored = rows.into_iter().filter_map(stored_relation);
-        Ok(stored.filter(|r| r.relation != Relation::None).collect())
+        let mut found = PairRows::of_rows(rows);
+        found.relations.retain(|r| r.relation != Relation::None);
+        Ok(found)
     }
 }
 
 fn profile((id, name, photo): UserRow) -> Option<UserProfile> {
     Some(UserProfile { id: UserId::new(id).ok()?, name, photo })
-}
-
-pub(super) fn stored_relation((user, target, relation): RelationRow) -> Option<StoredRelation> {
-    Some(StoredRelation {
-        user: UserId::new(user).ok()?,
-        target: UserId::new(target).ok()?,
-        relation: Relation::from_code(i16::try_from(relation).ok()?),
-    })
 }

@@ -75,8 +75,9 @@ impl Dialect for SqliteBackend {
 
     const COUNTER_LOCK: &'static str = "ON CONFLICT (user_id) DO NOTHING";
 
-    const RELIST: &'static str =
-        "ON CONFLICT (user_id) DO UPDATE SET listed_at = excluded.listed_at";
+    fn on_user_conflict_set(column: &str) -> String {
+        format!("ON CONFLICT (user_id) DO UPDATE SET {column} = excluded.{column}")
+    }
 
     const EVENT_SOURCE: &'static str = "VALUES ($1, $2, $3, $4, $5)";
 

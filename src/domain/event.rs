@@ -3,13 +3,17 @@
 use chrono::{DateTime, Utc};
 
 use super::ids::UserId;
-use super::relation::{Relation, RelationChange};
+use super::relation::{Relation, RelationChange, RequestChange, RequestStep};
 
 /// What happened to the user an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum EventKind {
     /// The actor started following the user.
     Followed,
+    /// The actor asked to follow the user, whose account is locked (SPEC §14).
+    FollowRequested,
+    /// The actor accepted the user's request: the user now follows the actor.
+    FollowRequestAccepted,
 }
 
 impl EventKind {
@@ -17,6 +21,8 @@ impl EventKind {
     pub(crate) fn code(self) -> i16 {
         match self {
             EventKind::Followed => 1,
+            EventKind::FollowRequested => 2,
+            EventKind::FollowRequestAccepted => 3,
         }
     }
 
@@ -24,6 +30,8 @@ impl EventKind {
     pub(crate) fn from_code(code: i16) -> Option<Self> {
         match code {
             1 => Some(EventKind::Followed),
+            2 => Some(EventKind::FollowRequested),
+            3 => Some(EventKind::FollowRequestAccepted),
             _ => None,
         }
     }
@@ -50,6 +58,19 @@ impl NewEvent {
             actor: change.user,
             at: change.at,
         })
+    }
+
+    /// The event a committed request change announces, if any: a new request tells its target,
+    /// an acceptance tells the requester. A request that ends otherwise is not announced.
+    pub(crate) fn of_request(change: &RequestChange) -> Option<Self> {
+        let (user, kind, actor) = match change.step {
+            RequestStep::Opened => (change.target, EventKind::FollowRequested, change.requester),
+            RequestStep::Accepted => {
+                (change.requester, EventKind::FollowRequestAccepted, change.target)
+            }
+            RequestStep::Closed => return None,
+        };
+        Some(Self { user, kind, actor, at: change.at })
     }
 }
 
@@ -119,6 +140,24 @@ mod tests {
             (Relation::Follow, Relation::Blacklist),
         ] {
             assert_eq!(NewEvent::of_change(&change(from, to)), None, "{from:?} -> {to:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_tells_its_target_and_an_acceptance_the_requester() {
+        let id = |n| UserId::new(n).unwrap();
+        let at = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
+        let request = |step| RequestChange { requester: id(1), target: id(2), step, at };
+        let opened = NewEvent::of_request(&request(RequestStep::Opened)).unwrap();
+        assert_eq!((opened.user, opened.actor), (id(2), id(1)));
+        assert_eq!(opened.kind, EventKind::FollowRequested);
+        let accepted = NewEvent::of_request(&request(RequestStep::Accepted)).unwrap();
+        assert_eq!((accepted.user, accepted.actor), (id(1), id(2)));
+        assert_eq!(accepted.kind, EventKind::FollowRequestAccepted);
+        assert_eq!(NewEvent::of_request(&request(RequestStep::Closed)), None);
+        for event in [opened, accepted] {
+            let recorded = FollowEvent { seq: 3, event };
+            assert_eq!(FollowEvent::from_parts(recorded.parts()), Some(recorded));
         }
     }
 }

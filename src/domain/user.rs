@@ -20,7 +20,8 @@ pub(crate) struct FollowCounts {
 /// Which of a viewer's relations with other users to read: each costs one row lookup per user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Directions {
-    /// The viewer's row to each user: `viewer_is_following`, `viewer_has_blocked`.
+    /// The viewer's row and request to each user: `viewer_is_following`, `viewer_has_blocked`,
+    /// `viewer_has_requested`.
     pub(crate) outgoing: bool,
     /// Each user's row to the viewer: `is_following_viewer`.
     pub(crate) incoming: bool,
@@ -43,4 +44,6 @@ pub(crate) struct ViewerFlags {
     pub(crate) viewer_is_following: bool,
     pub(crate) is_following_viewer: bool,
     pub(crate) viewer_has_blocked: bool,
+    /// The viewer's request to follow the user is pending (SPEC §14).
+    pub(crate) viewer_has_requested: bool,
 }

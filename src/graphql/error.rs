@@ -85,8 +85,14 @@ impl ErrorExtensions for ServiceError {
             ServiceError::SelfRelation(Action::RemoveFollower) => {
                 (code::BAD_USER_INPUT, "A user cannot be their own follower.".to_owned())
             }
+            ServiceError::SelfRelation(
+                Action::AcceptRequest | Action::RejectRequest | Action::CancelRequest,
+            ) => (code::BAD_USER_INPUT, "A user cannot ask to follow themselves.".to_owned()),
             ServiceError::UnknownUser(id) => {
                 (code::NOT_FOUND, format!("User {id} does not exist."))
+            }
+            ServiceError::NoFollowRequest => {
+                (code::NOT_FOUND, "This user has no pending follow request to you.".to_owned())
             }
             ServiceError::BlockedByTarget => {
                 (code::FORBIDDEN, "This user has blocked you.".to_owned())

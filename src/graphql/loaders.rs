@@ -1,5 +1,5 @@
 //! One request's DataLoader: every lookup that a list of users fans out into (profiles, counts,
-//! viewer flags) is gathered into one service call per kind, whatever the number of users.
+//! viewer flags, locked accounts) is gathered into one service call per kind, whatever the number of users.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +14,10 @@ use crate::service::{Service, ServiceError};
 /// Key for a user's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CountsOf(pub UserId);
+
+/// Key for whether a user's account is locked (SPEC §14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LockedOf(pub UserId);
 
 /// Key for how the request's viewer and a user stand, read in `Directions`; the viewer is fixed
 /// per loader, so the key cannot be answered for the wrong viewer.
@@ -60,6 +64,18 @@ impl Loader<CountsOf> for GraphLoader {
         let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
         let counts = self.service.counts(&ids).await?;
         Ok(counts.into_iter().map(|(id, c)| (CountsOf(id), c)).collect())
+    }
+}
+
+impl Loader<LockedOf> for GraphLoader {
+    type Value = bool;
+    type Error = Arc<ServiceError>;
+
+    /// Every key gets an answer: an account without settings is not locked.
+    async fn load(&self, keys: &[LockedOf]) -> Result<HashMap<LockedOf, bool>, Self::Error> {
+        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
+        let locked = self.service.locked(&ids).await?;
+        Ok(keys.iter().map(|&key| (key, locked.contains(&key.0))).collect())
     }
 }
 

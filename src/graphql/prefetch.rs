@@ -90,9 +90,10 @@ struct Wants {
 const COUNT_FIELDS: [&str; 2] = ["followingCount", "followersCount"];
 const TOTAL_COUNT: &str = "totalCount";
 /// `User` fields that read the viewer's flags, and the directions each reads.
-const FLAG_FIELDS: [(&str, Directions); 3] = [
+const FLAG_FIELDS: [(&str, Directions); 4] = [
     ("viewerIsFollowing", Directions::OUTGOING),
     ("viewerHasBlocked", Directions::OUTGOING),
+    ("viewerHasRequestedFollow", Directions::OUTGOING),
     ("isFollowingViewer", Directions::INCOMING),
 ];
 /// `User` fields that are connections, and their sides.

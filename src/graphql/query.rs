@@ -1,4 +1,5 @@
-//! Query root: the viewer, users by id (also as Relay nodes) and the viewer's lists.
+//! Query root: the viewer, users by id (also as Relay nodes), the viewer's lists and the
+//! follow requests waiting for the viewer.
 
 use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
 
@@ -10,7 +11,7 @@ use super::paging;
 use super::paging::LoadedPage;
 use super::prefetch;
 use super::user::User;
-use super::user::UserConnection;
+use super::user::{Total, UserConnection};
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
 use crate::domain::page::Side;
@@ -76,6 +77,24 @@ impl QueryRoot {
         let viewer = require_viewer(ctx)?;
         viewer_list(ctx, viewer, Side::Followers, first, after).await
     }
+
+    /// The requests to follow the viewer (a locked account) that wait for an answer, newest
+    /// first; `followedAt` is when each was made. Needs a viewer.
+    #[graphql(complexity = "super::paging::cost(first, child_complexity)")]
+    async fn follow_requests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let viewer = require_viewer(ctx)?;
+        let request = paging::page_request(first, after)?;
+        let service = context::state::<Service>(ctx)?;
+        let page = service.follow_requests(viewer, &request).await.map_err(|e| e.extend())?;
+        // Requesters are would-be followers; `Total::Requests` makes `totalCount` theirs.
+        let page = LoadedPage { owner: viewer, side: Side::Followers, page, request };
+        Ok(UserConnection { page, total: Total::Requests, users: None })
+    }
 }
 
 async fn load_users(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<User>>> {
@@ -102,5 +121,5 @@ async fn viewer_list(
     let mut pages = service.pages(side, &[viewer], &request).await.map_err(|e| e.extend())?;
     let page = pages.remove(&viewer).unwrap_or_default();
     let page = LoadedPage { owner: viewer, side, page, request };
-    Ok(UserConnection { page, total: None, users: None })
+    Ok(UserConnection { page, total: Total::Counts(None), users: None })
 }

@@ -51,6 +51,10 @@ pub(crate) struct FollowEvent(Recorded);
 pub(crate) enum Kind {
     /// `actor` started following the viewer.
     Followed,
+    /// `actor` asked to follow the viewer, whose account is locked.
+    FollowRequested,
+    /// `actor` accepted the viewer's request: the viewer now follows `actor`.
+    FollowRequestAccepted,
 }
 
 #[Object]
@@ -63,6 +67,8 @@ impl FollowEvent {
     async fn kind(&self) -> Kind {
         match self.0.event.kind {
             event::EventKind::Followed => Kind::Followed,
+            event::EventKind::FollowRequested => Kind::FollowRequested,
+            event::EventKind::FollowRequestAccepted => Kind::FollowRequestAccepted,
         }
     }
 
@@ -72,7 +78,7 @@ impl FollowEvent {
         prefetch::user(ctx, actor).await?.ok_or_else(|| ServiceError::UnknownUser(actor).extend())
     }
 
-    /// When it happened (the follow's time).
+    /// When it happened (the follow's or the request's time).
     async fn at(&self) -> DateTime<Utc> {
         self.0.event.at
     }

@@ -2,19 +2,20 @@
 //! each contains the other. Users come whole from [`prefetch`]: a list of N users costs one
 //! query per kind of field, not N, and each field answers from what was loaded with its list.
 
-use async_graphql::{Context, Object, Result, SelectionField, SimpleObject, ID};
+use async_graphql::{Context, ErrorExtensions, Object, Result, SelectionField, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use std::sync::Arc;
 
 use super::context;
-use super::loaders::{CountsOf, FlagsOf};
+use super::loaders::{CountsOf, FlagsOf, LockedOf};
 use super::paging::{self, LoadedPage};
 use super::prefetch::{self, Known, Loaded};
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
 use crate::domain::page::{Entry, Side};
 use crate::domain::user::{Directions, FollowCounts, UserProfile, ViewerFlags};
+use crate::service::Service;
 
 /// A user of the news app, as the legacy user service describes them, with what was loaded
 /// for the list it came in.
@@ -86,6 +87,17 @@ impl User {
     async fn viewer_has_blocked(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(self.flags(ctx, Directions::OUTGOING).await?.viewer_has_blocked)
     }
+
+    /// Whether the viewer's request to follow this (locked) user is pending. Needs a viewer.
+    async fn viewer_has_requested_follow(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.flags(ctx, Directions::OUTGOING).await?.viewer_has_requested)
+    }
+
+    /// Whether this user approves their followers: a follow of them is a request until they
+    /// accept it.
+    async fn locked(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(context::load_one(ctx, LockedOf(self.user_id())).await?.unwrap_or(false))
+    }
 }
 
 impl User {
@@ -122,7 +134,8 @@ impl User {
     ) -> Result<UserConnection> {
         let page = paging::load(ctx, &self.known, self.user_id(), side, first, after).await?;
         let users = self.known.page_users(side, page.request);
-        Ok(UserConnection { total: self.known.counts(self.user_id()), page, users })
+        let total = Total::Counts(self.known.counts(self.user_id()));
+        Ok(UserConnection { total, page, users })
     }
 }
 
@@ -131,13 +144,20 @@ async fn load_counts(ctx: &Context<'_>, id: UserId) -> Result<FollowCounts> {
     Ok(context::load_one(ctx, CountsOf(id)).await?.unwrap_or_default())
 }
 
-/// A page of users, newest follow first.
+/// A page of users, newest follow (or request) first.
 pub(crate) struct UserConnection {
     pub(super) page: LoadedPage,
-    /// The owner's counts, when they were loaded with the owner.
-    pub(super) total: Option<FollowCounts>,
+    pub(super) total: Total,
     /// The page's users, when they were loaded with the owner's list.
     pub(super) users: Option<Arc<Loaded>>,
+}
+
+/// Where a connection's `totalCount` comes from.
+pub(crate) enum Total {
+    /// A follow list: the owner's counts, when they were loaded with the owner.
+    Counts(Option<FollowCounts>),
+    /// The owner's pending follow requests, counted when asked.
+    Requests,
 }
 
 /// One user on a page, with where the page may continue from.
@@ -146,7 +166,7 @@ pub(crate) struct UserEdge {
     /// Opaque position of this entry; pass it as `after` to continue after it.
     cursor: String,
     node: User,
-    /// When the follow happened.
+    /// When the follow happened (in `followRequests`, when the request was made).
     followed_at: DateTime<Utc>,
 }
 
@@ -199,8 +219,13 @@ impl UserConnection {
     /// The whole list's length, exact at every moment.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         let counts = match self.total {
-            Some(counts) => counts,
-            None => load_counts(ctx, self.page.owner).await?,
+            Total::Counts(Some(counts)) => counts,
+            Total::Counts(None) => load_counts(ctx, self.page.owner).await?,
+            Total::Requests => {
+                let service = context::state::<Service>(ctx)?;
+                let count = service.follow_request_count(self.page.owner).await;
+                return count.map_err(|e| e.extend());
+            }
         };
         Ok(match self.page.side {
             Side::Following => counts.following,

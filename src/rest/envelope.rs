@@ -25,6 +25,12 @@ pub(crate) fn created_target(target: UserId) -> Response {
     ok_with(StatusCode::CREATED, json!({ "target": target.get() }))
 }
 
+/// `{"target": id, "requested": true}` with 201: a follow of a locked account became a request
+/// (SPEC §14). Legacy clients read it as the follow's success; newer ones see the request.
+pub(crate) fn requested_target(target: UserId) -> Response {
+    ok_with(StatusCode::CREATED, json!({ "target": target.get(), "requested": true }))
+}
+
 /// 429 `{"message": "Too many requests."}`: a legacy client over its rate (the rate limiter adds
 /// `Retry-After`).
 pub(crate) fn too_many(_headers: &HeaderMap, _retry_after: u64) -> Response {
@@ -92,13 +98,20 @@ fn auth_failure(err: AuthError) -> (StatusCode, Value) {
 /// The legacy app's status and message for each refusal; the texts are its own.
 fn service_failure(err: ServiceError) -> (StatusCode, Value) {
     let (status, message) = match err {
-        ServiceError::SelfRelation(Action::Follow | Action::Unfollow | Action::RemoveFollower) => {
-            (StatusCode::BAD_REQUEST, "User cannot follow self.")
-        }
+        ServiceError::SelfRelation(
+            Action::Follow
+            | Action::Unfollow
+            | Action::RemoveFollower
+            | Action::AcceptRequest
+            | Action::RejectRequest
+            | Action::CancelRequest,
+        ) => (StatusCode::BAD_REQUEST, "User cannot follow self."),
         ServiceError::SelfRelation(Action::Block | Action::Unblock) => {
             (StatusCode::BAD_REQUEST, "User cannot blacklist self.")
         }
         ServiceError::UnknownUser(_) => (StatusCode::NOT_FOUND, "User does not exist."),
+        // No legacy route accepts requests; the legacy form of a missing thing, should one.
+        ServiceError::NoFollowRequest => (StatusCode::NOT_FOUND, "Follow request does not exist."),
         ServiceError::BlockedByTarget => (StatusCode::FORBIDDEN, "This user has blocked you."),
         ServiceError::TargetBlocked => {
             (StatusCode::FORBIDDEN, "You have blocked this user; unblock them first.")

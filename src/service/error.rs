@@ -23,6 +23,9 @@ pub(crate) enum ServiceError {
     /// The acting user has blacklisted the target and must unblock before following.
     #[error("the viewer has blacklisted the target")]
     TargetBlocked,
+    /// The actor accepted a follow request that the target has not made (or that ended).
+    #[error("no pending follow request from the target")]
+    NoFollowRequest,
     /// The database could not be reached in time; the client may retry. Logged where it arose.
     #[error("database unavailable")]
     Unavailable(#[source] Arc<DbError>),

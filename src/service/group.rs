@@ -18,6 +18,7 @@ use super::rules::Action;
 use super::{Service, ServiceError};
 use crate::db::DbError;
 use crate::domain::ids::UserId;
+use crate::domain::relation::FollowState;
 
 /// The most writes in one group: bounds the statements' array sizes and the Redis script's run.
 const MAX_GROUP: usize = 64;
@@ -52,7 +53,7 @@ struct Job {
     service: Service,
     request: Request,
     queued: Instant,
-    reply: oneshot::Sender<Result<(), ServiceError>>,
+    reply: oneshot::Sender<Result<FollowState, ServiceError>>,
 }
 
 /// The sending end of the write queue; cheap to clone. The grouping task ends when the last one
@@ -74,7 +75,7 @@ impl WriteQueue {
         &self,
         service: &Service,
         request: Request,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<FollowState, ServiceError> {
         let (reply, answer) = oneshot::channel();
         let job = Job { service: service.clone(), request, queued: Instant::now(), reply };
         self.0.send(job).map_err(|_| ServiceError::Aborted)?;

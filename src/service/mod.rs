@@ -2,6 +2,7 @@
 //! these functions, so a rule is written once and holds for every client. The cache sits behind
 //! this layer too: transports never know whether an answer came from Redis.
 
+mod accounts;
 mod counts;
 mod documents;
 mod error;

@@ -52,7 +52,14 @@ impl Service {
         let mut flags: HashMap<UserId, ViewerFlags> =
             others.iter().map(|&id| (id, ViewerFlags::default())).collect();
         let read = self.shared.store.relations_with(viewer, others, directions);
-        for r in self.round_trip(read).await? {
+        let found = self.round_trip(read).await?;
+        for (requester, target) in found.requests {
+            match flags.get_mut(&target) {
+                Some(f) if requester == viewer => f.viewer_has_requested = true,
+                _ => {}
+            }
+        }
+        for r in found.relations {
             let outgoing = r.user == viewer;
             let other = if outgoing { r.target } else { r.user };
             let Some(f) = flags.get_mut(&other) else { continue };

@@ -13,14 +13,16 @@ use crate::cache::PairWrite;
 use crate::db::{PairLock, PairTx};
 use crate::domain::event::{FollowEvent, NewEvent};
 use crate::domain::ids::UserId;
-use crate::domain::relation::{PairState, Relation, RelationChange};
+use crate::domain::relation::{
+    FollowState, PairState, Relation, RelationChange, RequestChange, RequestStep,
+};
 
 /// How often a group that lost a deadlock (MySQL: InnoDB rolled it back) runs again before its
 /// writes answer "unavailable". Its pairs stay locked meanwhile, so it rereads the same state.
 const DEADLOCK_RETRIES: usize = 4;
 
-/// Each request's outcome, in the order of the requests.
-type Outcomes = Vec<Result<(), ServiceError>>;
+/// Each request's outcome (where the follow it acted on stands), in the order of the requests.
+type Outcomes = Vec<Result<FollowState, ServiceError>>;
 
 /// A group's outcomes, and the rows each request's write changed (none for a refusal, a repeat
 /// or a failed commit), in the order of the requests, and the events it committed.
@@ -30,11 +32,25 @@ struct Written {
     events: Vec<FollowEvent>,
 }
 
-/// What the group read under its lock: the targets that exist and every stored row between the
-/// pairs' users.
+/// What the group read under its lock: the targets that exist (and whether each is locked),
+/// every stored row and every pending request between the pairs' users.
 struct Snapshot {
-    users: HashSet<UserId>,
+    users: HashMap<UserId, bool>,
     rows: HashMap<(UserId, UserId), Relation>,
+    requests: HashSet<(UserId, UserId)>,
+}
+
+/// What one request of the group writes, and where its follow stands afterwards.
+struct Planned {
+    rows: Vec<RelationChange>,
+    requests: Vec<RequestChange>,
+    state: FollowState,
+}
+
+impl Planned {
+    fn writes_nothing(&self) -> bool {
+        self.rows.is_empty() && self.requests.is_empty()
+    }
 }
 
 /// Whether the group's pairs are marked in the cache: not yet tried, or tried (marked, or put on
@@ -57,7 +73,7 @@ impl Service {
         action: Action,
         viewer: UserId,
         target: UserId,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<FollowState, ServiceError> {
         if viewer == target {
             return Err(ServiceError::SelfRelation(action));
         }
@@ -123,17 +139,22 @@ impl Service {
         let snapshot = snapshot?;
         let at = now();
         let store = &self.shared.store;
-        let plans: Vec<Result<Vec<RelationChange>, ServiceError>> = requests
+        let plans: Vec<Result<Planned, ServiceError>> = requests
             .iter()
             .enumerate()
-            .map(|(i, r)| plan(r, &snapshot, store.cut_time(distinct(at, i))))
+            .map(|(i, r)| {
+                let stamp = Stamp { row: store.cut_time(distinct(at, i)), request: at };
+                plan(r, &snapshot, stamp)
+            })
             .collect();
-        let changes: Vec<RelationChange> =
-            plans.iter().flatten().flat_map(|changes| changes.iter().copied()).collect();
+        let planned = || plans.iter().flatten();
+        let changes: Vec<RelationChange> = planned().flat_map(|p| p.rows.iter().copied()).collect();
+        let request_changes: Vec<RequestChange> =
+            planned().flat_map(|p| p.requests.iter().copied()).collect();
         let unmarked = *marks == Marks::Unset;
-        let committed = match changes.is_empty() {
+        let committed = match changes.is_empty() && request_changes.is_empty() {
             true => Ok(Vec::new()),
-            false => self.commit_changes(tx, &changes, unmarked).await,
+            false => self.commit_changes(tx, &changes, &request_changes, unmarked).await,
         };
         let (committed, events) = match committed {
             Ok(events) => (Ok(()), events),
@@ -145,7 +166,7 @@ impl Service {
                 let changed = plans
                     .iter()
                     .map(|plan| match (plan, &committed) {
-                        (Ok(changes), Ok(())) => changes.clone(),
+                        (Ok(planned), Ok(())) => planned.rows.clone(),
                         _ => Vec::new(),
                     })
                     .collect();
@@ -165,8 +186,9 @@ impl Service {
         let rows: Vec<(UserId, UserId)> =
             requests.iter().flat_map(|r| [(r.viewer, r.target), (r.target, r.viewer)]).collect();
         let stored = self.round_trip(tx.relations(&rows)).await?;
-        let rows = stored.into_iter().map(|s| ((s.user, s.target), s.relation)).collect();
-        Ok(Snapshot { users, rows })
+        let requests = stored.requests.into_iter().collect();
+        let rows = stored.relations.into_iter().map(|s| ((s.user, s.target), s.relation)).collect();
+        Ok(Snapshot { users, rows, requests })
     }
 
     /// Marks every pair of the group in the cache, once per group, while the group reads: no
@@ -185,16 +207,33 @@ impl Service {
         };
     }
 
-    /// Writes the rows and the events they announce (the outbox), and commits them together;
-    /// with `unmarked` (the cache could not be marked), also lists the users for repair
-    /// (`repair.rs`), so that no instance keeps serving their old entries.
+    /// Writes the rows, the requests and the events they announce (the outbox), and commits
+    /// them together; with `unmarked` (the cache could not be marked), also lists the users for
+    /// repair (`repair.rs`), so that no instance keeps serving their old entries.
     async fn commit_changes(
         &self,
         mut tx: PairTx<'_>,
         changes: &[RelationChange],
+        request_changes: &[RequestChange],
         unmarked: bool,
     ) -> Result<Vec<FollowEvent>, ServiceError> {
-        self.round_trip(tx.set_relations(changes)).await?;
+        let rows = changes.iter().map(|c| (c.user, c.target));
+        let requests = request_changes.iter().map(|c| (c.requester, c.target));
+        let mut users: Vec<UserId> = rows.chain(requests).flat_map(|(a, b)| [a, b]).collect();
+        users.sort_unstable();
+        users.dedup();
+        self.round_trip(tx.lock_counters(&users)).await?;
+        if !changes.is_empty() {
+            self.round_trip(tx.set_relations(changes)).await?;
+        }
+        if let Some(first) = request_changes.first() {
+            let pairs = |opened: bool| -> Vec<(UserId, UserId)> {
+                let of_kind = request_changes.iter().filter(|c| opened == c.is_opening());
+                of_kind.map(|c| (c.requester, c.target)).collect()
+            };
+            // Every request of a group carries the group's time (`Stamp`).
+            self.round_trip(tx.set_requests(&pairs(true), &pairs(false), first.at)).await?;
+        }
         if unmarked {
             let mut users: Vec<UserId> = changes.iter().flat_map(|c| [c.user, c.target]).collect();
             users.sort_unstable();
@@ -202,7 +241,9 @@ impl Service {
             let at = now().timestamp_micros();
             self.round_trip(tx.list_for_repair(&users, at)).await?;
         }
-        let events: Vec<NewEvent> = changes.iter().filter_map(NewEvent::of_change).collect();
+        let followed = changes.iter().filter_map(NewEvent::of_change);
+        let requested = request_changes.iter().filter_map(NewEvent::of_request);
+        let events: Vec<NewEvent> = followed.chain(requested).collect();
         let recorded = match events.is_empty() {
             true => Vec::new(),
             false => self.round_trip(tx.record_events(&events)).await?,
@@ -233,32 +274,41 @@ impl Service {
     }
 }
 
-/// The rows one request changes, given what the group read; an error refuses this request
-/// alone.
-fn plan(
-    request: &Request,
-    snapshot: &Snapshot,
-    at: DateTime<Utc>,
-) -> Result<Vec<RelationChange>, ServiceError> {
+/// The rows and requests one request changes, given what the group read; an error refuses
+/// this request alone.
+fn plan(request: &Request, snapshot: &Snapshot, at: Stamp) -> Result<Planned, ServiceError> {
     let Request { action, viewer, target } = *request;
-    if !snapshot.users.contains(&target) {
+    let Some(&target_locked) = snapshot.users.get(&target) else {
         return Err(ServiceError::UnknownUser(target));
-    }
+    };
     let stored = |from, to| snapshot.rows.get(&(from, to)).copied().unwrap_or(Relation::None);
-    let state = PairState { forward: stored(viewer, target), backward: stored(target, viewer) };
-    let changes = rules::plan(action, state)?;
-    Ok(changes.into_iter().map(|write| change(write, viewer, target, at)).collect())
+    let state = PairState {
+        forward: stored(viewer, target),
+        backward: stored(target, viewer),
+        forward_requested: snapshot.requests.contains(&(viewer, target)),
+        backward_requested: snapshot.requests.contains(&(target, viewer)),
+        target_locked,
+    };
+    let rules::Plan { writes, state } = rules::plan(action, state)?;
+    let mut planned = Planned { rows: Vec::new(), requests: Vec::new(), state };
+    for write in writes {
+        match change(write, viewer, target, at) {
+            Change::Row(row) => planned.rows.push(row),
+            Change::Request(request) => planned.requests.push(request),
+        }
+    }
+    Ok(planned)
 }
 
 /// A request's answer once the group's commit is known: a refusal or a repeat stands whatever
 /// happened to the commit; a write shares the commit's fate.
 fn verdict(
-    plan: Result<Vec<RelationChange>, ServiceError>,
+    plan: Result<Planned, ServiceError>,
     committed: &Result<(), ServiceError>,
-) -> Result<(), ServiceError> {
+) -> Result<FollowState, ServiceError> {
     match (plan?, committed) {
-        (changes, Err(err)) if !changes.is_empty() => Err(err.clone()),
-        _ => Ok(()),
+        (planned, Err(err)) if !planned.writes_nothing() => Err(err.clone()),
+        (planned, _) => Ok(planned.state),
     }
 }
 
@@ -274,11 +324,37 @@ fn failed(requests: &[Request], err: ServiceError) -> Outcomes {
     vec![Err(err); requests.len()]
 }
 
-fn change(write: Write, viewer: UserId, target: UserId, at: DateTime<Utc>) -> RelationChange {
+/// A planned write as the row or request it changes.
+enum Change {
+    Row(RelationChange),
+    Request(RequestChange),
+}
+
+/// The times a request's writes carry. A row's is its own, one microsecond after the group's
+/// previous row, cut to the backend's step (MySQL's legacy `DATETIME` keeps seconds). The
+/// service's own tables keep microseconds on every backend, so a request keeps the group's
+/// time whole: requests made within one second keep their order on MySQL too.
+#[derive(Clone, Copy)]
+struct Stamp {
+    row: DateTime<Utc>,
+    request: DateTime<Utc>,
+}
+
+fn change(write: Write, viewer: UserId, target: UserId, stamp: Stamp) -> Change {
+    let at = stamp.row;
+    let request =
+        |requester, target, step| RequestChange { requester, target, step, at: stamp.request };
     match write {
-        Write::Forward { from, to } => RelationChange { user: viewer, target, from, to, at },
+        Write::Forward { from, to } => {
+            Change::Row(RelationChange { user: viewer, target, from, to, at })
+        }
         Write::Backward { from, to } => {
-            RelationChange { user: target, target: viewer, from, to, at }
+            Change::Row(RelationChange { user: target, target: viewer, from, to, at })
+        }
+        Write::OpenRequest => Change::Request(request(viewer, target, RequestStep::Opened)),
+        Write::EndRequest { forward: true, step } => Change::Request(request(viewer, target, step)),
+        Write::EndRequest { forward: false, step } => {
+            Change::Request(request(target, viewer, step))
         }
     }
 }
@@ -303,15 +379,20 @@ mod tests {
         RelationChange { user: id(1), target: id(2), from, to, at: now() }
     }
 
+    fn planned(rows: Vec<RelationChange>) -> Result<Planned, ServiceError> {
+        Ok(Planned { rows, requests: Vec::new(), state: FollowState::Following })
+    }
+
     #[test]
     fn a_failed_commit_fails_the_writes_and_leaves_refusals_and_repeats_alone() {
         let failed = Err(ServiceError::Unavailable(Arc::new(DbError::timed_out())));
-        let write = verdict(Ok(vec![a_write()]), &failed);
+        let write = verdict(planned(vec![a_write()]), &failed);
         assert!(matches!(write, Err(ServiceError::Unavailable(_))));
-        assert!(verdict(Ok(vec![]), &failed).is_ok(), "a repeat was already in effect");
+        let repeat = verdict(planned(vec![]), &failed);
+        assert_eq!(repeat.ok(), Some(FollowState::Following), "a repeat was already in effect");
         let refused = verdict(Err(ServiceError::BlockedByTarget), &failed);
         assert!(matches!(refused, Err(ServiceError::BlockedByTarget)));
-        assert!(verdict(Ok(vec![a_write()]), &Ok(())).is_ok());
+        assert!(verdict(planned(vec![a_write()]), &Ok(())).is_ok());
     }
 
     #[test]

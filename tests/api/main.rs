@@ -69,6 +69,7 @@ mod event_relay;
 mod events;
 mod faults;
 mod follow;
+mod follow_requests;
 mod graphql_http;
 mod graphql_surface;
 mod health;

@@ -69,15 +69,18 @@ async fn migrate_changes_no_legacy_column_and_adds_only_its_own_indexes() {
     assert_eq!(
         tables,
         [
+            "followgraph_accounts",
             "followgraph_cache_repair",
             "followgraph_counts",
             "followgraph_events",
             "followgraph_first_count",
+            "followgraph_follow_requests",
             "user_basic",
             "user_relation",
             "_sqlx_migrations"
         ],
-        "its own tables: the cache's repair list, the counters, the event outbox, the first count's progress and sqlx's"
+        "its own tables: account settings, the cache's repair list, the counters, the event \
+         outbox, the first count's progress, follow requests and sqlx's"
     );
     let triggers = database
         .strings(
