@@ -134,6 +134,7 @@ pub(super) struct Statements {
     pub(crate) requests_page: String,
     pub(crate) request_count: String,
     pub(crate) locked_users: String,
+    pub(crate) known_followers: String,
     pub(crate) set_locked: String,
     pub(crate) set_relations: String,
     pub(crate) lock_counters: String,
@@ -230,6 +231,16 @@ impl Statements {
                 "SELECT {} FROM followgraph_follow_requests WHERE target_id = {}",
                 D::int("COUNT(*)"),
                 D::param(1)
+            ),
+            known_followers: format!(
+                "SELECT {} AS owner, {} AS other, {} AS update_time \
+                 FROM user_relation v JOIN user_relation f ON f.user_id = v.target_user_id \
+                 WHERE v.user_id = {} AND v.relation = 1 AND {} AND f.relation = 1",
+                D::int("f.target_user_id"),
+                D::int("f.user_id"),
+                D::utc("f.update_time"),
+                D::param(1),
+                D::id_in("f.target_user_id", 2)
             ),
             locked_users: format!(
                 "SELECT {} FROM followgraph_accounts WHERE locked = 1 AND {}",

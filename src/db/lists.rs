@@ -1,5 +1,5 @@
-//! Reading users' followings and followers: pages for direct reads, whole lists for cache fills.
-//! Each call covers any number of users in one query.
+//! Reading users' followings and followers: pages for direct reads, whole lists for cache fills,
+//! and the followers a viewer knows. Each call covers any number of users in one query.
 
 use chrono::{DateTime, Utc};
 
@@ -32,6 +32,22 @@ impl Store {
         let mut entries: Vec<OwnedEntry> = rows.into_iter().filter_map(owned_entry).collect();
         entries.sort_by(|a, b| a.1.order(&b.1));
         Ok(entries)
+    }
+
+    /// The followers of each owner whom `viewer` follows, in no particular order. Led by the
+    /// viewer's followings, each looked up in the owners' rows by the unique index, so a star
+    /// owner's million followers are never read: the rows read are about the viewer's
+    /// followings times the owners.
+    pub(crate) async fn known_followers(
+        &self,
+        viewer: UserId,
+        owners: &[UserId],
+    ) -> Result<Vec<OwnedEntry>, DbError> {
+        let rows: Vec<ListRow> = for_backend!(self, Store(db) as D => {
+            let query = sqlx::query_as(&db.sql().known_followers).bind(viewer.get());
+            query.bind(D::ids(owners)).fetch_all(db.reader()).await?
+        });
+        Ok(rows.into_iter().filter_map(owned_entry).collect())
     }
 
     /// Every entry of each owner's list, in no particular order.

@@ -99,6 +99,13 @@ pub(crate) struct PageRequest {
     pub(crate) after: Option<Cursor>,
 }
 
+/// A page of a list whose length is not a stored count, with that length.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct CountedPage {
+    pub(crate) page: Page,
+    pub(crate) total: i64,
+}
+
 /// A slice of a list, and whether more follow it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Page {

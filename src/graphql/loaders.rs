@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 
 use crate::domain::ids::UserId;
-use crate::domain::page::{Page, PageRequest, Side};
+use crate::domain::page::{CountedPage, Page, PageRequest, Side};
 use crate::domain::user::{Directions, FollowCounts, UserProfile, ViewerFlags};
 use crate::service::{Service, ServiceError};
 
@@ -29,6 +29,13 @@ pub(crate) struct FlagsOf(pub UserId, pub Directions);
 pub(crate) struct PageOf {
     pub(crate) owner: UserId,
     pub(crate) side: Side,
+    pub(crate) request: PageRequest,
+}
+
+/// Key for one page of a user's followers whom the request's viewer follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct KnownOf {
+    pub(crate) owner: UserId,
     pub(crate) request: PageRequest,
 }
 
@@ -97,6 +104,30 @@ impl Loader<FlagsOf> for GraphLoader {
             found.extend(flags.into_iter().map(|(id, f)| (FlagsOf(id, directions), f)));
         }
         Ok(found)
+    }
+}
+
+impl Loader<KnownOf> for GraphLoader {
+    type Value = CountedPage;
+    type Error = Arc<ServiceError>;
+
+    /// Keys that share page arguments go to the service together; without a viewer nobody is
+    /// known (the field refuses before it loads).
+    async fn load(&self, keys: &[KnownOf]) -> Result<HashMap<KnownOf, CountedPage>, Self::Error> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let mut groups: HashMap<PageRequest, Vec<UserId>> = HashMap::new();
+        for key in keys {
+            groups.entry(key.request).or_default().push(key.owner);
+        }
+        let mut pages = HashMap::with_capacity(keys.len());
+        for (request, owners) in groups {
+            for (owner, page) in self.service.known_followers(viewer, &owners, &request).await? {
+                pages.insert(KnownOf { owner, request }, page);
+            }
+        }
+        Ok(pages)
     }
 }
 

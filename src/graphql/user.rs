@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::context;
-use super::loaders::{CountsOf, FlagsOf, LockedOf};
+use super::loaders::{CountsOf, FlagsOf, KnownOf, LockedOf};
 use super::paging::{self, LoadedPage};
 use super::prefetch::{self, Known, Loaded};
 use super::viewer::require_viewer;
@@ -61,6 +61,24 @@ impl User {
         after: Option<String>,
     ) -> Result<UserConnection> {
         self.connection(ctx, Side::Followers, first, after).await
+    }
+
+    /// This user's followers whom the viewer follows ("followed by A, B and 12 others you
+    /// follow"), newest follow first; `totalCount` is how many. Needs a viewer.
+    #[graphql(complexity = "super::paging::cost(first, child_complexity)")]
+    async fn known_followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        require_viewer(ctx)?;
+        let request = paging::page_request(first, after)?;
+        let key = KnownOf { owner: self.user_id(), request };
+        let known = context::load_one(ctx, key).await?.unwrap_or_default();
+        let page =
+            LoadedPage { owner: self.user_id(), side: Side::Followers, page: known.page, request };
+        Ok(UserConnection { page, total: Total::Known(known.total), users: None })
     }
 
     /// How many users this user follows; exact at every moment.
@@ -158,6 +176,8 @@ pub(crate) enum Total {
     Counts(Option<FollowCounts>),
     /// The owner's pending follow requests, counted when asked.
     Requests,
+    /// Counted with the page (known followers).
+    Known(i64),
 }
 
 /// One user on a page, with where the page may continue from.
@@ -221,6 +241,7 @@ impl UserConnection {
         let counts = match self.total {
             Total::Counts(Some(counts)) => counts,
             Total::Counts(None) => load_counts(ctx, self.page.owner).await?,
+            Total::Known(total) => return Ok(total),
             Total::Requests => {
                 let service = context::state::<Service>(ctx)?;
                 let count = service.follow_request_count(self.page.owner).await;

@@ -9,7 +9,7 @@ use tracing::instrument;
 use super::{Service, ServiceError};
 use crate::cache::{Cache, FillTicket, Lookup};
 use crate::domain::ids::UserId;
-use crate::domain::page::{Entry, Page, PageRequest, Side};
+use crate::domain::page::{CountedPage, Entry, Page, PageRequest, Side};
 
 /// Largest page any caller may ask for.
 pub(crate) const MAX_PAGE: usize = 100;
@@ -59,6 +59,34 @@ impl Service {
         lists.extend(self.load_and_fill(cache, side, misses).await?);
         let list = lists.remove(&owner).unwrap_or_default();
         Ok(Page::from_all(list, &WHOLE).entries)
+    }
+
+    /// For each owner, a page of its followers whom `viewer` follows (SPEC §14's known
+    /// followers), in list order, and how many there are: one query for any number of owners.
+    ///
+    /// Always from the database, cached or not: the legacy zsets cannot be intersected on a
+    /// Redis Cluster (two users' zsets are in different slots), and intersecting them here would
+    /// read the viewer's whole following list and probe every owner's zset with it, the same
+    /// lookups the database makes in its unique index within one round trip.
+    #[instrument(skip(self, owners), fields(viewer = %viewer, owners = owners.len()))]
+    pub(crate) async fn known_followers(
+        &self,
+        viewer: UserId,
+        owners: &[UserId],
+        request: &PageRequest,
+    ) -> Result<HashMap<UserId, CountedPage>, ServiceError> {
+        let request = PageRequest { first: request.first.min(MAX_PAGE), ..*request };
+        let mut known: HashMap<UserId, Vec<Entry>> =
+            owners.iter().map(|&owner| (owner, Vec::new())).collect();
+        let read = self.shared.store.known_followers(viewer, owners);
+        for (owner, entry) in self.round_trip(read).await? {
+            known.entry(owner).or_default().push(entry);
+        }
+        let counted = |list: Vec<Entry>| {
+            let total = i64::try_from(list.len()).unwrap_or(i64::MAX);
+            CountedPage { page: Page::from_all(list, &request), total }
+        };
+        Ok(known.into_iter().map(|(owner, list)| (owner, counted(list))).collect())
     }
 
     async fn db_pages(
