@@ -1,27 +1,55 @@
-//! The service's own account state (SPEC §14, `migrations/*/0005_follow_requests.sql`): which
-//! accounts are locked, and a locked account's pending follow requests. Requests are written
+//! The service's own account state (SPEC §14, `migrations/*/0005_follow_requests.sql` and
+//! `0006_list_visibility.sql`): each account's settings, and a locked account's pending follow
+//! requests. Requests are written
 //! only by the write path (`pair.rs`), under their pair's lock, with the pair's rows.
 
 use chrono::DateTime;
 
 use super::{DbError, Dialect, Store};
+use crate::domain::account::{AccountSettings, ListVisibility};
 use crate::domain::ids::UserId;
 use crate::domain::page::{Cursor, Entry, Page, PageRequest};
 
 impl Store {
-    /// Those of `ids` whose accounts are locked.
-    pub(crate) async fn locked_users(&self, ids: &[UserId]) -> Result<Vec<UserId>, DbError> {
-        let rows: Vec<(i64,)> = for_backend!(self, Store(db) as D => {
-            let query = sqlx::query_as(&db.sql().locked_users).bind(D::ids(ids));
+    /// The settings of those of `ids` who have set any; the others have the defaults.
+    pub(crate) async fn settings(
+        &self,
+        ids: &[UserId],
+    ) -> Result<Vec<(UserId, AccountSettings)>, DbError> {
+        let rows: Vec<(i64, i64, i64, i64)> = for_backend!(self, Store(db) as D => {
+            let query = sqlx::query_as(&db.sql().account_settings).bind(D::ids(ids));
             query.fetch_all(db.reader()).await?
         });
-        Ok(rows.into_iter().filter_map(|(id,)| UserId::new(id).ok()).collect())
+        let settings = |(id, locked, followers, following): (i64, i64, i64, i64)| {
+            let settings = AccountSettings {
+                locked: locked != 0,
+                followers: ListVisibility::from_code(followers),
+                following: ListVisibility::from_code(following),
+            };
+            Some((UserId::new(id).ok()?, settings))
+        };
+        Ok(rows.into_iter().filter_map(settings).collect())
     }
 
     /// Locks or unlocks `user`'s account. Pending requests stay either way.
     pub(crate) async fn set_locked(&self, user: UserId, locked: bool) -> Result<(), DbError> {
         for_backend!(self, Store(db) => {
             let query = sqlx::query(&db.sql().set_locked).bind(user.get()).bind(i16::from(locked));
+            query.execute(db.writer()).await?;
+        });
+        Ok(())
+    }
+
+    /// Sets who may see `user`'s followers and following lists.
+    pub(crate) async fn set_visibility(
+        &self,
+        user: UserId,
+        followers: ListVisibility,
+        following: ListVisibility,
+    ) -> Result<(), DbError> {
+        for_backend!(self, Store(db) => {
+            let query = sqlx::query(&db.sql().set_visibility).bind(user.get());
+            let query = query.bind(followers.code()).bind(following.code());
             query.execute(db.writer()).await?;
         });
         Ok(())

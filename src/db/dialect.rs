@@ -62,9 +62,9 @@ pub(super) trait Dialect {
     /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
     /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
     fn pages(side: Side) -> String;
-    /// What inserting a row whose `user_id` exists does: set `column` to the inserted value
-    /// (listing a user already on the repair list takes the newer time; a setting is replaced).
-    fn on_user_conflict_set(column: &str) -> String;
+    /// What inserting a row whose `user_id` exists does: set `columns` to the inserted values
+    /// (listing a user already on the repair list takes the newer time; settings are replaced).
+    fn on_user_conflict_set(columns: &[&str]) -> String;
     /// The source of the events insert: rows of `(user_id, seq, kind, actor_id, at_micros)`
     /// from the parameters [`Dialect::insert_events`] binds.
     const EVENT_SOURCE: &'static str;
@@ -133,9 +133,10 @@ pub(super) struct Statements {
     pub(crate) end_requests: String,
     pub(crate) requests_page: String,
     pub(crate) request_count: String,
-    pub(crate) locked_users: String,
+    pub(crate) account_settings: String,
     pub(crate) known_followers: String,
     pub(crate) set_locked: String,
+    pub(crate) set_visibility: String,
     pub(crate) set_relations: String,
     pub(crate) lock_counters: String,
     pub(crate) recount_ids: String,
@@ -242,16 +243,27 @@ impl Statements {
                 D::param(1),
                 D::id_in("f.target_user_id", 2)
             ),
-            locked_users: format!(
-                "SELECT {} FROM followgraph_accounts WHERE locked = 1 AND {}",
+            account_settings: format!(
+                "SELECT {}, {}, {}, {} FROM followgraph_accounts WHERE {}",
                 D::int("user_id"),
+                D::int("locked"),
+                D::int("followers_visibility"),
+                D::int("following_visibility"),
                 D::id_in("user_id", 1)
             ),
             set_locked: format!(
                 "INSERT INTO followgraph_accounts (user_id, locked) VALUES ({}, {}) {}",
                 D::param(1),
                 D::param(2),
-                D::on_user_conflict_set("locked")
+                D::on_user_conflict_set(&["locked"])
+            ),
+            set_visibility: format!(
+                "INSERT INTO followgraph_accounts \
+                 (user_id, followers_visibility, following_visibility) VALUES ({}, {}, {}) {}",
+                D::param(1),
+                D::param(2),
+                D::param(3),
+                D::on_user_conflict_set(&["followers_visibility", "following_visibility"])
             ),
             set_relations: format!(
                 "INSERT INTO user_relation \
@@ -299,7 +311,7 @@ impl Statements {
                  FROM {} WHERE true {}",
                 D::param(1),
                 D::id_rows(2, "u"),
-                D::on_user_conflict_set("listed_at")
+                D::on_user_conflict_set(&["listed_at"])
             ),
             users_to_repair: format!(
                 "SELECT {}, {} FROM followgraph_cache_repair ORDER BY user_id LIMIT 1000",

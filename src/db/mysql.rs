@@ -106,8 +106,9 @@ impl Dialect for MysqlBackend {
 
     const COUNTER_LOCK: &'static str = "ON DUPLICATE KEY UPDATE following = following";
 
-    fn on_user_conflict_set(column: &str) -> String {
-        format!("ON DUPLICATE KEY UPDATE {column} = VALUES({column})")
+    fn on_user_conflict_set(columns: &[&str]) -> String {
+        let set: Vec<String> = columns.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+        format!("ON DUPLICATE KEY UPDATE {}", set.join(", "))
     }
 
     const EVENT_SOURCE: &'static str = "SELECT e.u, e.s, e.k, e.a, e.t FROM JSON_TABLE(?, '$[*]' \

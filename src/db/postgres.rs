@@ -75,8 +75,9 @@ impl Dialect for PgBackend {
     const COUNTER_LOCK: &'static str =
         "ON CONFLICT (user_id) DO UPDATE SET following = followgraph_counts.following";
 
-    fn on_user_conflict_set(column: &str) -> String {
-        format!("ON CONFLICT (user_id) DO UPDATE SET {column} = excluded.{column}")
+    fn on_user_conflict_set(columns: &[&str]) -> String {
+        let set: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        format!("ON CONFLICT (user_id) DO UPDATE SET {}", set.join(", "))
     }
 
     const EVENT_SOURCE: &'static str = "SELECT * FROM \

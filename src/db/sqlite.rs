@@ -75,8 +75,9 @@ impl Dialect for SqliteBackend {
 
     const COUNTER_LOCK: &'static str = "ON CONFLICT (user_id) DO NOTHING";
 
-    fn on_user_conflict_set(column: &str) -> String {
-        format!("ON CONFLICT (user_id) DO UPDATE SET {column} = excluded.{column}")
+    fn on_user_conflict_set(columns: &[&str]) -> String {
+        let set: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        format!("ON CONFLICT (user_id) DO UPDATE SET {}", set.join(", "))
     }
 
     const EVENT_SOURCE: &'static str = "VALUES ($1, $2, $3, $4, $5)";

@@ -4,6 +4,7 @@
 use async_graphql::{Error, ErrorExtensionValues, ErrorExtensions, ServerError};
 
 use crate::auth::AuthError;
+use crate::domain::page::Side;
 use crate::service::{Action, ServiceError};
 
 /// Every `extensions.code` this API answers with (docs/api.md lists when).
@@ -93,6 +94,13 @@ impl ErrorExtensions for ServiceError {
             }
             ServiceError::NoFollowRequest => {
                 (code::NOT_FOUND, "This user has no pending follow request to you.".to_owned())
+            }
+            ServiceError::ListHidden(side) => {
+                let list = match side {
+                    Side::Followers => "followers",
+                    Side::Following => "followings",
+                };
+                (code::FORBIDDEN, format!("This user's {list} are hidden from you."))
             }
             ServiceError::BlockedByTarget => {
                 (code::FORBIDDEN, "This user has blocked you.".to_owned())

@@ -1,11 +1,12 @@
 //! One request's DataLoader: every lookup that a list of users fans out into (profiles, counts,
-//! viewer flags, locked accounts) is gathered into one service call per kind, whatever the number of users.
+//! viewer flags, settings and which lists the viewer may see) is gathered into one service call per kind, whatever the number of users.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
+use crate::domain::account::{AccountSettings, ListAccess};
 use crate::domain::ids::UserId;
 use crate::domain::page::{CountedPage, Page, PageRequest, Side};
 use crate::domain::user::{Directions, FollowCounts, UserProfile, ViewerFlags};
@@ -15,9 +16,13 @@ use crate::service::{Service, ServiceError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CountsOf(pub UserId);
 
-/// Key for whether a user's account is locked (SPEC §14).
+/// Key for a user's settings (SPEC §14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct LockedOf(pub UserId);
+pub(crate) struct SettingsOf(pub UserId);
+
+/// Key for which of a user's lists the request's viewer may see (SPEC §14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct AccessOf(pub UserId);
 
 /// Key for how the request's viewer and a user stand, read in `Directions`; the viewer is fixed
 /// per loader, so the key cannot be answered for the wrong viewer.
@@ -74,15 +79,28 @@ impl Loader<CountsOf> for GraphLoader {
     }
 }
 
-impl Loader<LockedOf> for GraphLoader {
-    type Value = bool;
+impl Loader<SettingsOf> for GraphLoader {
+    type Value = AccountSettings;
     type Error = Arc<ServiceError>;
 
-    /// Every key gets an answer: an account without settings is not locked.
-    async fn load(&self, keys: &[LockedOf]) -> Result<HashMap<LockedOf, bool>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[SettingsOf],
+    ) -> Result<HashMap<SettingsOf, AccountSettings>, Self::Error> {
         let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
-        let locked = self.service.locked(&ids).await?;
-        Ok(keys.iter().map(|&key| (key, locked.contains(&key.0))).collect())
+        let settings = self.service.settings(&ids).await?;
+        Ok(settings.into_iter().map(|(id, s)| (SettingsOf(id), s)).collect())
+    }
+}
+
+impl Loader<AccessOf> for GraphLoader {
+    type Value = ListAccess;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[AccessOf]) -> Result<HashMap<AccessOf, ListAccess>, Self::Error> {
+        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
+        let access = self.service.list_access(self.viewer, &ids).await?;
+        Ok(access.into_iter().map(|(id, a)| (AccessOf(id), a)).collect())
     }
 }
 

@@ -10,7 +10,7 @@ use super::context;
 use super::error::unauthenticated;
 use super::input;
 use super::prefetch;
-use super::user::User;
+use super::user::{ListVisibility, User};
 use super::viewer::require_viewer;
 use crate::domain::ids::UserId;
 use crate::domain::relation;
@@ -121,7 +121,23 @@ impl MutationRoot {
         let viewer = require_viewer(ctx)?;
         let service = context::state::<Service>(ctx)?;
         service.set_locked(viewer, locked).await.map_err(|e| e.extend())?;
-        prefetch::user(ctx, viewer).await?.ok_or_else(unauthenticated)
+        viewer_user(ctx, viewer).await
+    }
+
+    /// Sets who may see the viewer's followers and following lists and their counts: everyone,
+    /// the viewer's followers, or the viewer alone. Others then get FORBIDDEN for the hidden
+    /// lists, their counts and `knownFollowers`.
+    async fn set_list_visibility(
+        &self,
+        ctx: &Context<'_>,
+        followers: ListVisibility,
+        following: ListVisibility,
+    ) -> Result<User> {
+        let viewer = require_viewer(ctx)?;
+        let service = context::state::<Service>(ctx)?;
+        let set = service.set_list_visibility(viewer, followers.into(), following.into());
+        set.await.map_err(|e| e.extend())?;
+        viewer_user(ctx, viewer).await
     }
 
     /// `target`'s pending request becomes a follow of the viewer (with its FOLLOWED event to the
@@ -160,6 +176,11 @@ async fn act(
     let service = context::state::<Service>(ctx)?;
     let state = service.apply(action, viewer, id).await.map_err(|e| e.extend())?;
     Ok((ID(id.to_string()), id, state))
+}
+
+/// The viewer as they are after a change of their settings.
+async fn viewer_user(ctx: &Context<'_>, viewer: UserId) -> Result<User> {
+    prefetch::user(ctx, viewer).await?.ok_or_else(unauthenticated)
 }
 
 /// The target as it is after the action (it existed when the action was applied).

@@ -2,20 +2,23 @@
 //! each contains the other. Users come whole from [`prefetch`]: a list of N users costs one
 //! query per kind of field, not N, and each field answers from what was loaded with its list.
 
-use async_graphql::{Context, ErrorExtensions, Object, Result, SelectionField, SimpleObject, ID};
+use async_graphql::{
+    Context, Enum, ErrorExtensions, Object, Result, SelectionField, SimpleObject, ID,
+};
 use chrono::{DateTime, Utc};
 
 use std::sync::Arc;
 
 use super::context;
-use super::loaders::{CountsOf, FlagsOf, KnownOf, LockedOf};
+use super::loaders::{AccessOf, CountsOf, FlagsOf, KnownOf, SettingsOf};
 use super::paging::{self, LoadedPage};
 use super::prefetch::{self, Known, Loaded};
 use super::viewer::require_viewer;
+use crate::domain::account::{self, AccountSettings, ListAccess};
 use crate::domain::ids::UserId;
 use crate::domain::page::{Entry, Side};
 use crate::domain::user::{Directions, FollowCounts, UserProfile, ViewerFlags};
-use crate::service::Service;
+use crate::service::{check_list, Service};
 
 /// A user of the news app, as the legacy user service describes them, with what was loaded
 /// for the list it came in.
@@ -41,54 +44,62 @@ impl User {
         self.profile.photo.as_deref()
     }
 
-    /// The users this user follows, newest follow first.
+    /// The users this user follows, newest follow first. Null, with FORBIDDEN, when the user
+    /// hides the list from the viewer (`followingVisibility`).
     #[graphql(complexity = "super::paging::cost(first, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<UserConnection> {
-        self.connection(ctx, Side::Following, first, after).await
+    ) -> Result<Option<UserConnection>> {
+        self.connection(ctx, Side::Following, first, after).await.map(Some)
     }
 
-    /// The users who follow this user, newest follow first.
+    /// The users who follow this user, newest follow first. Null, with FORBIDDEN, when the
+    /// user hides the list from the viewer (`followersVisibility`).
     #[graphql(complexity = "super::paging::cost(first, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<UserConnection> {
-        self.connection(ctx, Side::Followers, first, after).await
+    ) -> Result<Option<UserConnection>> {
+        self.connection(ctx, Side::Followers, first, after).await.map(Some)
     }
 
     /// This user's followers whom the viewer follows ("followed by A, B and 12 others you
-    /// follow"), newest follow first; `totalCount` is how many. Needs a viewer.
+    /// follow"), newest follow first; `totalCount` is how many. Needs a viewer; null, with
+    /// FORBIDDEN, when the user hides their followers from the viewer.
     #[graphql(complexity = "super::paging::cost(first, child_complexity)")]
     async fn known_followers(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<UserConnection> {
+    ) -> Result<Option<UserConnection>> {
         require_viewer(ctx)?;
         let request = paging::page_request(first, after)?;
+        self.check_access(ctx, Side::Followers).await?;
         let key = KnownOf { owner: self.user_id(), request };
         let known = context::load_one(ctx, key).await?.unwrap_or_default();
         let page =
             LoadedPage { owner: self.user_id(), side: Side::Followers, page: known.page, request };
-        Ok(UserConnection { page, total: Total::Known(known.total), users: None })
+        Ok(Some(UserConnection { page, total: Total::Known(known.total), users: None }))
     }
 
-    /// How many users this user follows; exact at every moment.
-    async fn following_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(self.counts(ctx).await?.following)
+    /// How many users this user follows; exact at every moment. Null, with FORBIDDEN, for a
+    /// viewer the list is hidden from.
+    async fn following_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        self.check_access(ctx, Side::Following).await?;
+        Ok(Some(self.counts(ctx).await?.following))
     }
 
-    /// How many users follow this user; exact at every moment.
-    async fn followers_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(self.counts(ctx).await?.followers)
+    /// How many users follow this user; exact at every moment. Null, with FORBIDDEN, for a
+    /// viewer the list is hidden from.
+    async fn followers_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        self.check_access(ctx, Side::Followers).await?;
+        Ok(Some(self.counts(ctx).await?.followers))
     }
 
     /// Whether the viewer follows this user. Needs a viewer.
@@ -114,7 +125,46 @@ impl User {
     /// Whether this user approves their followers: a follow of them is a request until they
     /// accept it.
     async fn locked(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(context::load_one(ctx, LockedOf(self.user_id())).await?.unwrap_or(false))
+        Ok(self.settings(ctx).await?.locked)
+    }
+
+    /// Who may see this user's followers and their count.
+    async fn followers_visibility(&self, ctx: &Context<'_>) -> Result<ListVisibility> {
+        Ok(self.settings(ctx).await?.followers.into())
+    }
+
+    /// Who may see the users this user follows and their count.
+    async fn following_visibility(&self, ctx: &Context<'_>) -> Result<ListVisibility> {
+        Ok(self.settings(ctx).await?.following.into())
+    }
+}
+
+/// Who may see one of a user's lists and its count; the user always may.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListVisibility {
+    Everyone,
+    /// The user's followers.
+    Followers,
+    OnlyMe,
+}
+
+impl From<account::ListVisibility> for ListVisibility {
+    fn from(visibility: account::ListVisibility) -> Self {
+        match visibility {
+            account::ListVisibility::Everyone => ListVisibility::Everyone,
+            account::ListVisibility::Followers => ListVisibility::Followers,
+            account::ListVisibility::OnlyMe => ListVisibility::OnlyMe,
+        }
+    }
+}
+
+impl From<ListVisibility> for account::ListVisibility {
+    fn from(visibility: ListVisibility) -> Self {
+        match visibility {
+            ListVisibility::Everyone => account::ListVisibility::Everyone,
+            ListVisibility::Followers => account::ListVisibility::Followers,
+            ListVisibility::OnlyMe => account::ListVisibility::OnlyMe,
+        }
     }
 }
 
@@ -143,6 +193,16 @@ impl User {
         Ok(context::load_one(ctx, key).await?.unwrap_or_default())
     }
 
+    async fn settings(&self, ctx: &Context<'_>) -> Result<AccountSettings> {
+        Ok(context::load_one(ctx, SettingsOf(self.user_id())).await?.unwrap_or_default())
+    }
+
+    /// FORBIDDEN unless the viewer may see this user's list of `side` (the service's rule).
+    async fn check_access(&self, ctx: &Context<'_>, side: Side) -> Result<()> {
+        let access = context::load_one(ctx, AccessOf(self.user_id())).await?;
+        check_list(&access.unwrap_or(ListAccess::ALL), side).map_err(|e| e.extend())
+    }
+
     async fn connection(
         &self,
         ctx: &Context<'_>,
@@ -150,6 +210,7 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<UserConnection> {
+        self.check_access(ctx, side).await?;
         let page = paging::load(ctx, &self.known, self.user_id(), side, first, after).await?;
         let users = self.known.page_users(side, page.request);
         let total = Total::Counts(self.known.counts(self.user_id()));

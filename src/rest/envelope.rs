@@ -113,6 +113,9 @@ fn service_failure(err: ServiceError) -> (StatusCode, Value) {
         // No legacy route accepts requests; the legacy form of a missing thing, should one.
         ServiceError::NoFollowRequest => (StatusCode::NOT_FOUND, "Follow request does not exist."),
         ServiceError::BlockedByTarget => (StatusCode::FORBIDDEN, "This user has blocked you."),
+        // The shim lists only the caller's own lists, which the caller always sees; a route
+        // to another user's list would answer this.
+        ServiceError::ListHidden(_) => (StatusCode::FORBIDDEN, "This list is hidden."),
         ServiceError::TargetBlocked => {
             (StatusCode::FORBIDDEN, "You have blocked this user; unblock them first.")
         }

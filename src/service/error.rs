@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::Action;
 use crate::db::DbError;
 use crate::domain::ids::UserId;
+use crate::domain::page::Side;
 
 /// Why a follow-graph operation was refused or failed. Cloneable, because one database failure
 /// fails every write of the group that met it. The messages are for developers and logs; each
@@ -26,6 +27,9 @@ pub(crate) enum ServiceError {
     /// The actor accepted a follow request that the target has not made (or that ended).
     #[error("no pending follow request from the target")]
     NoFollowRequest,
+    /// The owner's settings hide this list (and its count) from the viewer.
+    #[error("the owner's {0:?} list is hidden from the viewer")]
+    ListHidden(Side),
     /// The database could not be reached in time; the client may retry. Logged where it arose.
     #[error("database unavailable")]
     Unavailable(#[source] Arc<DbError>),

@@ -18,6 +18,7 @@ mod repair;
 mod rules;
 mod write;
 
+pub(crate) use accounts::check_list;
 pub(crate) use error::ServiceError;
 pub(crate) use hub::HubLimits;
 pub(crate) use lists::MAX_PAGE;

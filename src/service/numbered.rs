@@ -12,8 +12,8 @@ use crate::domain::user::{Directions, UserProfile};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ListedUser {
     pub(crate) profile: UserProfile,
-    /// The listed user's follower count.
-    pub(crate) followers: i64,
+    /// The listed user's follower count; `None` when that user hides it from the list's owner.
+    pub(crate) followers: Option<i64>,
     /// Whether the follow goes both ways between the list's owner and this user.
     pub(crate) mutual: bool,
 }
@@ -42,10 +42,11 @@ impl Service {
         if ids.is_empty() {
             return Ok(NumberedPage { total: list.len(), users: Vec::new() });
         }
-        let (profiles, counts, flags) = tokio::try_join!(
+        let (profiles, counts, flags, access) = tokio::try_join!(
             self.users(&ids),
             self.counts(&ids),
-            self.viewer_flags(owner, &ids, Directions::BOTH)
+            self.viewer_flags(owner, &ids, Directions::BOTH),
+            self.list_access(Some(owner), &ids)
         )?;
         let users = ids
             .iter()
@@ -53,7 +54,8 @@ impl Service {
                 let profile = profiles.get(id)?.clone();
                 let flags = flags.get(id).copied().unwrap_or_default();
                 let mutual = flags.viewer_is_following && flags.is_following_viewer;
-                let followers = counts.get(id).map_or(0, |c| c.followers);
+                let shown = access.get(id).is_none_or(|a| a.sees(Side::Followers));
+                let followers = shown.then(|| counts.get(id).map_or(0, |c| c.followers));
                 Some(ListedUser { profile, followers, mutual })
             })
             .collect();

@@ -88,3 +88,4 @@ mod side_by_side;
 mod socket;
 mod tokens;
 mod topology;
+mod visibility;
