@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{read, Actor, TestApp};
+use crate::helpers::{error_code, read, Actor, TestApp};
 
 backend_suite!(
     each_list_shows_to_whom_its_setting_says_and_to_its_owner,
@@ -14,6 +14,7 @@ backend_suite!(
     known_followers_of_a_hidden_followers_list_are_forbidden,
     legacy_lists_leave_out_the_fans_count_a_listed_user_hides,
     visibility_of_1_10_and_50_users_costs_the_same_round_trips,
+    setting_visibility_needs_a_viewer_and_a_known_value,
 );
 
 /// Sets `actor`'s visibilities and returns what `setListVisibility` says of them.
@@ -194,4 +195,18 @@ async fn visibility_of_1_10_and_50_users_costs_the_same_round_trips(app: &TestAp
     // Profiles, settings, the viewer's follows of those who show to followers, counts.
     assert_eq!(seen[1], seen[2], "round trips for 1, 10, 50: {seen:?}");
     assert!(seen.iter().all(|&(db, _)| db <= 4), "{seen:?}");
+}
+
+async fn setting_visibility_needs_a_viewer_and_a_known_value(app: &TestApp) {
+    let [a] = <[_; 1]>::try_from(app.actors(1).await).unwrap();
+    let set = "mutation { setListVisibility(followers: ONLY_ME, following: ONLY_ME) { id } }";
+    let anonymous = app.graphql(None, set, json!({})).await;
+    assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"), "{anonymous}");
+    let unknown = "mutation { setListVisibility(followers: FRIENDS, following: ONLY_ME) { id } }";
+    let refused = app.graphql(Some(&a), unknown, json!({})).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    let query = "query($id: ID!) { user(id: $id) { followersVisibility followingVisibility } }";
+    let body = app.graphql(None, query, json!({ "id": a.id.to_string() })).await;
+    let settings = json!({ "followersVisibility": "EVERYONE", "followingVisibility": "EVERYONE" });
+    assert_eq!(body["data"]["user"], settings, "nothing was set");
 }
