@@ -5,7 +5,7 @@
 //! a group's rows are upserted, how the pairs of a write group are locked, and the time type
 //! (with the integer types its columns decode as).
 //! [`Dialect`] names them; [`Statements`] builds every statement from them once, when the pool
-//! opens; the operations (`read.rs`, `lists.rs`, `pair.rs`) are written once in
+//! opens; the operations (`read.rs`, `lists.rs`, `pair.rs`, `accounts.rs` …) are written once in
 //! `for_backend!`, which compiles each of them for every backend.
 //!
 //! Every time crosses the seam as `DateTime<Utc>`: PostgreSQL's `timestamptz`; on SQLite the RFC
@@ -50,6 +50,8 @@ pub(super) trait Dialect {
     /// A `FROM` item `alias(u, t)`: the i-th ids bound at `$n` and `$n + 1`, side by side.
     fn pair_rows(n: usize, alias: &str) -> String;
     /// The join that reads `pair_rows` first and looks each pair up in the table's unique index.
+    /// (Also any join that must read its left side first and probe the right side's unique
+    /// index with each row, which the planners do not always choose.)
     const PAIR_JOIN: &'static str;
     /// The source of the upsert (`VALUES …` or `SELECT …`): rows of `(user, target, relation,
     /// create_time, update_time)` from the parameters [`Dialect::set_relations`] binds.
@@ -235,11 +237,12 @@ impl Statements {
             ),
             known_followers: format!(
                 "SELECT {} AS owner, {} AS other, {} AS update_time \
-                 FROM user_relation v JOIN user_relation f ON f.user_id = v.target_user_id \
+                 FROM user_relation v {} user_relation f ON f.user_id = v.target_user_id \
                  WHERE v.user_id = {} AND v.relation = 1 AND {} AND f.relation = 1",
                 D::int("f.target_user_id"),
                 D::int("f.user_id"),
                 D::utc("f.update_time"),
+                D::PAIR_JOIN,
                 D::param(1),
                 D::id_in("f.target_user_id", 2)
             ),

@@ -1,6 +1,7 @@
 //! A user's settings (SPEC §14): locked accounts and the reads of their pending requests, and
-//! who may see each list, applied here for every transport. Requests themselves are opened, accepted and ended by the write path
-//! (`write.rs`, rules in `rules.rs`), under their pair's lock, like every follow.
+//! who may see each list, applied here for every transport. Requests themselves are opened,
+//! accepted and ended by the write path (`write.rs`, rules in `rules.rs`), under their pair's
+//! lock, like every follow.
 
 use std::collections::{HashMap, HashSet};
 
@@ -65,11 +66,12 @@ impl Service {
         let set = self.round_trip(self.shared.store.settings(&others)).await?;
         let by_followers =
             |s: &AccountSettings| [s.followers, s.following].contains(&ListVisibility::Followers);
-        let asks: Vec<UserId> =
+        let to_followers: Vec<UserId> =
             set.iter().filter(|(_, s)| by_followers(s)).map(|(id, _)| *id).collect();
         let followed: HashSet<UserId> = match viewer {
-            Some(viewer) if !asks.is_empty() => {
-                let flags = self.viewer_flags(viewer, &asks, Directions::OUTGOING).await?;
+            Some(viewer) if !to_followers.is_empty() => {
+                let flags = self.viewer_flags(viewer, &to_followers, Directions::OUTGOING);
+                let flags = flags.await?;
                 flags.into_iter().filter(|(_, f)| f.viewer_is_following).map(|(id, _)| id).collect()
             }
             _ => HashSet::new(),

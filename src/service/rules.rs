@@ -75,16 +75,16 @@ pub(crate) fn plan(action: Action, state: PairState) -> Result<Plan, ServiceErro
                 end(false, state.backward_requested, RequestStep::Closed),
             ];
             let writes = block.into_iter().chain(unfollowed).chain(requests.into_iter().flatten());
-            (writes.collect(), of_forward(Relation::Blacklist, false))
+            (writes.collect(), FollowState::None)
         }
         Action::Unblock => {
             let unblock = (state.forward == Relation::Blacklist).then(|| forward(Relation::None));
             let after = if unblock.is_some() { Relation::None } else { state.forward };
-            (unblock.into_iter().collect(), of_forward(after, state.forward_requested))
+            (unblock.into_iter().collect(), follow_state(after, state.forward_requested))
         }
         Action::RemoveFollower => {
             let removed = (state.backward == Relation::Follow).then(|| backward(Relation::None));
-            (removed.into_iter().collect(), of_forward(Relation::None, state.backward_requested))
+            (removed.into_iter().collect(), follow_state(Relation::None, state.backward_requested))
         }
         Action::AcceptRequest => match (state.backward, state.backward_requested) {
             (Relation::Follow, _) => (vec![], FollowState::Following),
@@ -99,11 +99,11 @@ pub(crate) fn plan(action: Action, state: PairState) -> Result<Plan, ServiceErro
         },
         Action::RejectRequest => {
             let rejected = end(false, state.backward_requested, RequestStep::Closed);
-            (rejected.into_iter().collect(), of_forward(state.backward, false))
+            (rejected.into_iter().collect(), follow_state(state.backward, false))
         }
         Action::CancelRequest => {
             let cancelled = end(true, state.forward_requested, RequestStep::Closed);
-            (cancelled.into_iter().collect(), of_forward(state.forward, false))
+            (cancelled.into_iter().collect(), follow_state(state.forward, false))
         }
     };
     Ok(Plan { writes, state: after })
@@ -134,7 +134,7 @@ fn follow(state: PairState) -> Result<Plan, ServiceError> {
 }
 
 /// The state of a follow whose row is `relation`, with or without a pending request.
-fn of_forward(relation: Relation, requested: bool) -> FollowState {
+fn follow_state(relation: Relation, requested: bool) -> FollowState {
     match (relation, requested) {
         (Relation::Follow, _) => FollowState::Following,
         (_, true) => FollowState::Requested,
