@@ -64,6 +64,10 @@ pub(super) trait Dialect {
     /// For each owner bound at `$1`, its first `$4` entries of `side` after the cursor
     /// `($2, $3)`, in list order, as `(owner, other, update_time)`.
     fn pages(side: Side) -> String;
+    /// A `DELETE` of the rows of `table`, aliased `q`, that join the `FROM` item `source` on
+    /// `on`, looked up by the table's primary key (MariaDB before 11.1 scans, and locks, a whole
+    /// table for `DELETE … WHERE (a, b) IN (SELECT …)`).
+    fn delete_joined(table: &str, source: &str, on: &str) -> String;
     /// What inserting a row whose `user_id` exists does: set `columns` to the inserted values
     /// (listing a user already on the repair list takes the newer time; settings are replaced).
     fn on_user_conflict_set(columns: &[&str]) -> String;
@@ -191,34 +195,37 @@ impl Statements {
                 D::id_in("u.user_id", 1)
             ),
             pair_relations: format!(
-                "SELECT {} AS user_id, {} AS target_user_id, {} AS relation \
+                "SELECT {} AS user_id, {} AS target_user_id, {} AS relation, {} AS request \
                  FROM {} {} user_relation r ON r.user_id = p.u AND r.target_user_id = p.t \
-                 UNION ALL SELECT {}, {}, {REQUEST_ROW} \
+                 UNION ALL SELECT {}, {}, {}, {} \
                  FROM {} {} followgraph_follow_requests q \
                  ON q.target_id = pq.t AND q.requester_id = pq.u",
                 D::int("r.user_id"),
                 D::int("r.target_user_id"),
                 D::int("r.relation"),
+                D::int("0"),
                 D::pair_rows(1, "p"),
                 D::PAIR_JOIN,
                 D::int("q.requester_id"),
                 D::int("q.target_id"),
+                D::int("0"),
+                D::int("1"),
                 D::pair_rows(3, "pq"),
                 D::PAIR_JOIN
             ),
             open_requests: format!(
-                "INSERT INTO followgraph_follow_requests (requester_id, target_id, requested_micros) \
-                 SELECT p.u, p.t, {} FROM {}",
+                "INSERT INTO followgraph_follow_requests \
+                 (requester_id, target_id, requested_micros) SELECT p.u, p.t, {} FROM {}",
                 D::param(1),
                 D::pair_rows(2, "p")
             ),
-            end_requests: format!(
-                "DELETE FROM followgraph_follow_requests WHERE (requester_id, target_id) IN \
-                 (SELECT p.u, p.t FROM {})",
-                D::pair_rows(1, "p")
+            end_requests: D::delete_joined(
+                "followgraph_follow_requests",
+                &D::pair_rows(1, "p"),
+                "q.target_id = p.t AND q.requester_id = p.u",
             ),
             requests_page: format!(
-                "SELECT {}, {} FROM followgraph_follow_requests \
+                "SELECT {}, {} FROM {REQUESTERS} \
                  WHERE target_id = {} AND requested_micros <= {} \
                  AND (requested_micros < {} OR requester_id > {}) \
                  ORDER BY requested_micros DESC, requester_id LIMIT {}",
@@ -231,7 +238,7 @@ impl Statements {
                 D::param(5)
             ),
             request_count: format!(
-                "SELECT {} FROM followgraph_follow_requests WHERE target_id = {}",
+                "SELECT {} FROM {REQUESTERS} WHERE target_id = {}",
                 D::int("COUNT(*)"),
                 D::param(1)
             ),
@@ -350,9 +357,10 @@ impl Statements {
     }
 }
 
-/// The `relation` that [`Statements::pair_relations`] gives a pending follow request's row
-/// (`requester, target`): no `user_relation` code is negative.
-pub(super) const REQUEST_ROW: i64 = -1;
+/// The pending requests whose requesters are still in `user_basic`, so that a page of them
+/// and their count agree.
+const REQUESTERS: &str =
+    "followgraph_follow_requests JOIN user_basic ON user_basic.user_id = requester_id";
 
 /// Most events one statement of the retention cleanup deletes.
 const EVENT_CLEANUP_BATCH: usize = 1000;

@@ -106,6 +106,10 @@ impl Dialect for MysqlBackend {
 
     const COUNTER_LOCK: &'static str = "ON DUPLICATE KEY UPDATE following = following";
 
+    fn delete_joined(table: &str, source: &str, on: &str) -> String {
+        format!("DELETE q FROM {table} AS q JOIN {source} ON {on}")
+    }
+
     fn on_user_conflict_set(columns: &[&str]) -> String {
         let set: Vec<String> = columns.iter().map(|c| format!("{c} = VALUES({c})")).collect();
         format!("ON DUPLICATE KEY UPDATE {}", set.join(", "))

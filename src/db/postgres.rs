@@ -75,6 +75,10 @@ impl Dialect for PgBackend {
     const COUNTER_LOCK: &'static str =
         "ON CONFLICT (user_id) DO UPDATE SET following = followgraph_counts.following";
 
+    fn delete_joined(table: &str, source: &str, on: &str) -> String {
+        format!("DELETE FROM {table} AS q USING {source} WHERE {on}")
+    }
+
     fn on_user_conflict_set(columns: &[&str]) -> String {
         let set: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
         format!("ON CONFLICT (user_id) DO UPDATE SET {}", set.join(", "))

@@ -1,6 +1,5 @@
 //! Batched reads: each takes any number of ids and costs one query.
 
-use super::dialect::REQUEST_ROW;
 use super::{DbError, Dialect, Store};
 use crate::domain::ids::UserId;
 use crate::domain::relation::Relation;
@@ -16,8 +15,9 @@ type UserRow = (i64, String, Option<String>);
 /// `user_id, following, followers`
 type CountsRow = (i64, i64, i64);
 
-/// `user_id, target_user_id, relation`
-pub(super) type RelationRow = (i64, i64, i64);
+/// `user_id, target_user_id, relation, request`: `request` is 1 for a pending follow request
+/// `user_id → target_user_id` (whose `relation` means nothing), 0 for a `user_relation` row.
+pub(super) type RelationRow = (i64, i64, i64, i64);
 
 /// What the pair statement found between some pairs of users: their stored relations and their
 /// pending follow requests.
@@ -29,19 +29,18 @@ pub(crate) struct PairRows {
 }
 
 impl PairRows {
-    /// Sorts the statement's rows: a request's row has the relation [`REQUEST_ROW`].
+    /// Sorts the statement's rows into relations and requests.
     pub(super) fn of_rows(rows: Vec<RelationRow>) -> Self {
         let mut found = Self::default();
-        for (user, target, relation) in rows {
+        for (user, target, relation, request) in rows {
             let (Ok(user), Ok(target)) = (UserId::new(user), UserId::new(target)) else {
                 continue;
             };
-            match relation {
-                REQUEST_ROW => found.requests.push((user, target)),
-                code => {
-                    let relation = Relation::from_code(i16::try_from(code).unwrap_or(0));
-                    found.relations.push(StoredRelation { user, target, relation });
-                }
+            if request != 0 {
+                found.requests.push((user, target));
+            } else if let Ok(code) = i16::try_from(relation) {
+                let relation = Relation::from_code(code);
+                found.relations.push(StoredRelation { user, target, relation });
             }
         }
         found

@@ -75,6 +75,13 @@ impl Dialect for SqliteBackend {
 
     const COUNTER_LOCK: &'static str = "ON CONFLICT (user_id) DO NOTHING";
 
+    fn delete_joined(table: &str, source: &str, on: &str) -> String {
+        format!(
+            "DELETE FROM {table} WHERE rowid IN \
+             (SELECT q.rowid FROM {source} CROSS JOIN {table} AS q ON {on})"
+        )
+    }
+
     fn on_user_conflict_set(columns: &[&str]) -> String {
         let set: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
         format!("ON CONFLICT (user_id) DO UPDATE SET {}", set.join(", "))

@@ -62,6 +62,8 @@ pub(crate) struct ListAccess {
 impl ListAccess {
     /// Both lists: the owner's own, or a user with the default settings.
     pub(crate) const ALL: ListAccess = ListAccess { followers: true, following: true };
+    /// Neither: what a user whose access is unknown gets, so that no gap shows a list.
+    pub(crate) const NONE: ListAccess = ListAccess { followers: false, following: false };
 
     /// What a viewer who is not the owner may see of a user with `settings`.
     pub(crate) fn of_other(settings: &AccountSettings, follows_owner: bool) -> Self {

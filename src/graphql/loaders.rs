@@ -1,5 +1,6 @@
 //! One request's DataLoader: every lookup that a list of users fans out into (profiles, counts,
-//! viewer flags, settings and which lists the viewer may see) is gathered into one service call per kind, whatever the number of users.
+//! viewer flags, settings and which lists the viewer may see) is gathered into one service call
+//! per kind, whatever the number of users.
 
 use std::collections::HashMap;
 use std::sync::Arc;

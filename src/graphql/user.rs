@@ -200,7 +200,7 @@ impl User {
     /// FORBIDDEN unless the viewer may see this user's list of `side` (the service's rule).
     async fn check_access(&self, ctx: &Context<'_>, side: Side) -> Result<()> {
         let access = context::load_one(ctx, AccessOf(self.user_id())).await?;
-        check_list(&access.unwrap_or(ListAccess::ALL), side).map_err(|e| e.extend())
+        check_list(&access.unwrap_or(ListAccess::NONE), side).map_err(|e| e.extend())
     }
 
     async fn connection(

@@ -54,7 +54,7 @@ impl Service {
                 let profile = profiles.get(id)?.clone();
                 let flags = flags.get(id).copied().unwrap_or_default();
                 let mutual = flags.viewer_is_following && flags.is_following_viewer;
-                let shown = access.get(id).is_none_or(|a| a.sees(Side::Followers));
+                let shown = access.get(id).is_some_and(|a| a.sees(Side::Followers));
                 let followers = shown.then(|| counts.get(id).map_or(0, |c| c.followers));
                 Some(ListedUser { profile, followers, mutual })
             })

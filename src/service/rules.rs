@@ -1,5 +1,10 @@
-//! The rules of SPEC §4 and §14 as a pure function from the pair's state to the rows to write, so that
-//! they are tested without a database and run identically on every backend.
+//! The rules of SPEC §4 and §14 as a pure function from the pair's state to the rows and follow
+//! requests to write, so that they are tested without a database and run identically on every
+//! backend.
+//!
+//! The legacy app beside the service writes `user_relation` without knowing of requests, so a
+//! pending request may meet a follow or a block it did not make; the rules end such a request
+//! when they see it rather than act on it.
 
 use crate::domain::relation::{FollowState, PairState, Relation, RequestStep};
 
@@ -86,17 +91,23 @@ pub(crate) fn plan(action: Action, state: PairState) -> Result<Plan, ServiceErro
             let removed = (state.backward == Relation::Follow).then(|| backward(Relation::None));
             (removed.into_iter().collect(), follow_state(Relation::None, state.backward_requested))
         }
-        Action::AcceptRequest => match (state.backward, state.backward_requested) {
-            (Relation::Follow, _) => (vec![], FollowState::Following),
-            (_, true) => (
-                vec![
-                    backward(Relation::Follow),
-                    Write::EndRequest { forward: false, step: RequestStep::Accepted },
-                ],
-                FollowState::Following,
-            ),
-            (_, false) => return Err(ServiceError::NoFollowRequest),
-        },
+        Action::AcceptRequest => {
+            let stale = end(false, state.backward_requested, RequestStep::Closed);
+            let blocked = [state.forward, state.backward].contains(&Relation::Blacklist);
+            match (state.backward, state.backward_requested) {
+                (Relation::Follow, _) => (stale.into_iter().collect(), FollowState::Following),
+                // A block (the legacy app's) came after the request: it ends, unanswered.
+                (_, true) if blocked => (stale.into_iter().collect(), FollowState::None),
+                (_, true) => (
+                    vec![
+                        backward(Relation::Follow),
+                        Write::EndRequest { forward: false, step: RequestStep::Accepted },
+                    ],
+                    FollowState::Following,
+                ),
+                (_, false) => return Err(ServiceError::NoFollowRequest),
+            }
+        }
         Action::RejectRequest => {
             let rejected = end(false, state.backward_requested, RequestStep::Closed);
             (rejected.into_iter().collect(), follow_state(state.backward, false))
@@ -111,13 +122,15 @@ pub(crate) fn plan(action: Action, state: PairState) -> Result<Plan, ServiceErro
 
 /// A follow: refused across a block either way; a request when the target is locked and the
 /// actor does not follow it yet; otherwise the row, ending any request left from before the
-/// target unlocked.
+/// target unlocked (or from before the legacy app wrote the follow).
 fn follow(state: PairState) -> Result<Plan, ServiceError> {
     if state.backward == Relation::Blacklist {
         return Err(ServiceError::BlockedByTarget);
     }
+    let stale = Write::EndRequest { forward: true, step: RequestStep::Closed };
+    let stale = state.forward_requested.then_some(stale);
     let (writes, after) = match state.forward {
-        Relation::Follow => (vec![], FollowState::Following),
+        Relation::Follow => (stale.into_iter().collect(), FollowState::Following),
         Relation::Blacklist => return Err(ServiceError::TargetBlocked),
         Relation::None if state.target_locked => {
             let open = (!state.forward_requested).then_some(Write::OpenRequest);
@@ -125,9 +138,7 @@ fn follow(state: PairState) -> Result<Plan, ServiceError> {
         }
         Relation::None => {
             let row = Write::Forward { from: Relation::None, to: Relation::Follow };
-            let stale = Write::EndRequest { forward: true, step: RequestStep::Closed };
-            let writes = std::iter::once(row).chain(state.forward_requested.then_some(stale));
-            (writes.collect(), FollowState::Following)
+            (std::iter::once(row).chain(stale).collect(), FollowState::Following)
         }
     };
     Ok(Plan { writes, state: after })
@@ -236,6 +247,22 @@ mod tests {
         assert!(plan(Action::AcceptRequest, done).unwrap().writes.is_empty(), "idempotent");
         let none = plan(Action::AcceptRequest, state(Nothing, Nothing));
         assert!(matches!(none, Err(ServiceError::NoFollowRequest)));
+    }
+
+    #[test]
+    fn a_request_that_met_a_legacy_follow_or_block_ends_unanswered() {
+        let closed = |forward| Write::EndRequest { forward, step: RequestStep::Closed };
+        let followed = PairState { backward: Follow, ..requested_by_target() };
+        let accepted = plan(Action::AcceptRequest, followed).unwrap();
+        assert_eq!(accepted, Plan { writes: vec![closed(false)], state: FollowState::Following });
+        for (forward, backward) in [(Blacklist, Nothing), (Nothing, Blacklist)] {
+            let blocked = PairState { forward, backward, ..requested_by_target() };
+            let plan = plan(Action::AcceptRequest, blocked).unwrap();
+            assert_eq!(plan, Plan { writes: vec![closed(false)], state: FollowState::None });
+        }
+        let following = plan(Action::Follow, locked(Follow, true)).unwrap();
+        let ended = Plan { writes: vec![closed(true)], state: FollowState::Following };
+        assert_eq!(following, ended);
     }
 
     #[test]

@@ -16,6 +16,7 @@ backend_suite!(
     a_request_tells_its_target_and_an_acceptance_tells_the_requester,
     a_legacy_follow_of_a_locked_account_answers_201_requested_and_writes_no_row,
     refusals_have_stable_codes_and_write_nothing,
+    a_request_the_legacy_app_overtook_ends_when_next_met,
     locks_and_requests_of_a_list_cost_the_same_round_trips_for_1_10_and_50_users,
 );
 
@@ -179,6 +180,20 @@ async fn a_legacy_follow_of_a_locked_account_answers_201_requested_and_writes_no
     let (status, body) = app.rest_follow(&b, json!(a.id)).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body, json!({ "message": "OK", "data": { "target": a.id } }), "a follower");
+}
+
+async fn a_request_the_legacy_app_overtook_ends_when_next_met(app: &TestApp) {
+    let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
+    set_locked(app, &a, true).await;
+    act(app, &b, "followUser", a.id).await;
+    act(app, &c, "followUser", a.id).await;
+    // The legacy app, which knows nothing of requests, writes b's follow of a itself.
+    app.database.insert_follow(b.id, a.id, chrono::Utc::now()).await;
+    assert_eq!(act(app, &a, "acceptFollowRequest", b.id).await, "FOLLOWING");
+    assert_eq!(requests(app, &a).await, (1, vec![c.id]), "b's request ended");
+    app.database.insert_follow(c.id, a.id, chrono::Utc::now()).await;
+    assert_eq!(act(app, &c, "followUser", a.id).await, "FOLLOWING");
+    assert_eq!(requests(app, &a).await, (0, vec![]), "c's request ended");
 }
 
 async fn refusals_have_stable_codes_and_write_nothing(app: &TestApp) {
