@@ -1,7 +1,10 @@
 //! The one mapping from service and auth errors to GraphQL errors with a stable
 //! `extensions.code`. Internal causes are logged here and never returned.
 
-use async_graphql::{Error, ErrorExtensionValues, ErrorExtensions, ServerError};
+use async_graphql::{
+    Context, Error, ErrorExtensionValues, ErrorExtensions, PathSegment, QueryPathSegment,
+    ServerError,
+};
 
 use crate::auth::AuthError;
 use crate::domain::page::Side;
@@ -39,6 +42,27 @@ pub(crate) fn bad_input(message: impl Into<String>) -> Error {
 /// A GraphQL error with `extensions.code`.
 pub(crate) fn coded(message: impl Into<String>, code: &'static str) -> Error {
     Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+/// A field error on a nullable field as the GraphQL spec handles one: the field answers null
+/// and the error, at the field's path, joins `errors`. Returned from a resolver, the error would
+/// make async-graphql leave the field out of `data`, which clients read as data they did not
+/// get rather than as null.
+pub(crate) fn null_with<T>(ctx: &Context<'_>, error: Error) -> Option<T> {
+    let mut error = error.into_server_error(ctx.item.pos);
+    if let Some(node) = ctx.path_node.as_ref() {
+        let mut path: Vec<PathSegment> = std::iter::once(node)
+            .chain(node.parents())
+            .map(|node| match node.segment {
+                QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+                QueryPathSegment::Index(index) => PathSegment::Index(index),
+            })
+            .collect();
+        path.reverse();
+        error.path = path;
+    }
+    ctx.add_error(error);
+    None
 }
 
 /// An error of the whole request, raised before execution: it belongs to no place in the

@@ -7,9 +7,11 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use std::future::Future;
 use std::sync::Arc;
 
 use super::context;
+use super::error::null_with;
 use super::loaders::{AccessOf, CountsOf, FlagsOf, KnownOf, SettingsOf};
 use super::paging::{self, LoadedPage};
 use super::prefetch::{self, Known, Loaded};
@@ -53,7 +55,8 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<UserConnection>> {
-        self.connection(ctx, Side::Following, first, after).await.map(Some)
+        let connection = self.connection(ctx, Side::Following, first, after);
+        self.if_visible(ctx, Side::Following, connection).await
     }
 
     /// The users who follow this user, newest follow first. Null, with FORBIDDEN, when the
@@ -65,7 +68,8 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<UserConnection>> {
-        self.connection(ctx, Side::Followers, first, after).await.map(Some)
+        let connection = self.connection(ctx, Side::Followers, first, after);
+        self.if_visible(ctx, Side::Followers, connection).await
     }
 
     /// This user's followers whom the viewer follows ("followed by A, B and 12 others you
@@ -80,26 +84,28 @@ impl User {
     ) -> Result<Option<UserConnection>> {
         require_viewer(ctx)?;
         let request = paging::page_request(first, after)?;
-        self.check_access(ctx, Side::Followers).await?;
-        let key = KnownOf { owner: self.user_id(), request };
-        let known = context::load_one(ctx, key).await?.unwrap_or_default();
-        let page =
-            LoadedPage { owner: self.user_id(), side: Side::Followers, page: known.page, request };
-        Ok(Some(UserConnection { page, total: Total::Known(known.total), users: None }))
+        let known = async {
+            let key = KnownOf { owner: self.user_id(), request };
+            let known = context::load_one(ctx, key).await?.unwrap_or_default();
+            let (owner, side, page) = (self.user_id(), Side::Followers, known.page);
+            let page = LoadedPage { owner, side, page, request };
+            Ok(UserConnection { page, total: Total::Known(known.total), users: None })
+        };
+        self.if_visible(ctx, Side::Followers, known).await
     }
 
     /// How many users this user follows; exact at every moment. Null, with FORBIDDEN, for a
     /// viewer the list is hidden from.
     async fn following_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
-        self.check_access(ctx, Side::Following).await?;
-        Ok(Some(self.counts(ctx).await?.following))
+        let count = async { Ok(self.counts(ctx).await?.following) };
+        self.if_visible(ctx, Side::Following, count).await
     }
 
     /// How many users follow this user; exact at every moment. Null, with FORBIDDEN, for a
     /// viewer the list is hidden from.
     async fn followers_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
-        self.check_access(ctx, Side::Followers).await?;
-        Ok(Some(self.counts(ctx).await?.followers))
+        let count = async { Ok(self.counts(ctx).await?.followers) };
+        self.if_visible(ctx, Side::Followers, count).await
     }
 
     /// Whether the viewer follows this user. Needs a viewer.
@@ -197,10 +203,19 @@ impl User {
         Ok(context::load_one(ctx, SettingsOf(self.user_id())).await?.unwrap_or_default())
     }
 
-    /// FORBIDDEN unless the viewer may see this user's list of `side` (the service's rule).
-    async fn check_access(&self, ctx: &Context<'_>, side: Side) -> Result<()> {
+    /// `value` when the viewer may see this user's list of `side` (the service's rule), else
+    /// null with FORBIDDEN at the field's path; `value` is not even awaited then.
+    async fn if_visible<T>(
+        &self,
+        ctx: &Context<'_>,
+        side: Side,
+        value: impl Future<Output = Result<T>>,
+    ) -> Result<Option<T>> {
         let access = context::load_one(ctx, AccessOf(self.user_id())).await?;
-        check_list(&access.unwrap_or(ListAccess::NONE), side).map_err(|e| e.extend())
+        match check_list(&access.unwrap_or(ListAccess::NONE), side) {
+            Ok(()) => value.await.map(Some),
+            Err(hidden) => Ok(null_with(ctx, hidden.extend())),
+        }
     }
 
     async fn connection(
@@ -210,7 +225,6 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<UserConnection> {
-        self.check_access(ctx, side).await?;
         let page = paging::load(ctx, &self.known, self.user_id(), side, first, after).await?;
         let users = self.known.page_users(side, page.request);
         let total = Total::Counts(self.known.counts(self.user_id()));

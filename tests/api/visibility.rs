@@ -38,14 +38,17 @@ const LISTS: &str = "query($id: ID!) { user(id: $id) {
 async fn lists_of(app: &TestApp, viewer: Option<&Actor>, owner: i64) -> (Value, Vec<String>) {
     let body = app.graphql(viewer, LISTS, json!({ "id": owner.to_string() })).await;
     let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    let user = body["data"]["user"].clone();
     let forbidden = errors
         .iter()
         .map(|e| {
             assert_eq!(e["extensions"]["code"], json!("FORBIDDEN"), "{body}");
-            e["path"][1].as_str().expect("a field's path").to_owned()
+            let field = e["path"][1].as_str().expect("a field's path");
+            assert_eq!(user.get(field), Some(&Value::Null), "present, as null: {body}");
+            field.to_owned()
         })
         .collect();
-    (body["data"]["user"].clone(), forbidden)
+    (user, forbidden)
 }
 
 fn sorted(mut fields: Vec<String>) -> Vec<String> {
@@ -105,6 +108,9 @@ async fn a_hidden_count_in_a_list_is_null_and_the_rest_of_the_list_stays(app: &T
     assert_eq!(errors.len(), 1, "{body}");
     assert_eq!(errors[0]["extensions"]["code"], json!("FORBIDDEN"));
     assert_eq!(errors[0]["path"][3], json!("followersCount"));
+    let hidden =
+        &body["data"]["following"]["nodes"][errors[0]["path"][2].as_u64().unwrap() as usize];
+    assert_eq!(hidden.get("followersCount"), Some(&Value::Null), "present, as null: {body}");
     let nodes = body["data"]["following"]["nodes"].as_array().expect("the list stays");
     let mut counts: Vec<(i64, Value)> = nodes
         .iter()
