@@ -219,10 +219,7 @@ impl Service {
     ) -> Result<Vec<FollowEvent>, ServiceError> {
         let rows = changes.iter().map(|c| (c.user, c.target));
         let requests = request_changes.iter().map(|c| (c.requester, c.target));
-        let mut users: Vec<UserId> = rows.chain(requests).flat_map(|(a, b)| [a, b]).collect();
-        users.sort_unstable();
-        users.dedup();
-        self.round_trip(tx.lock_counters(&users)).await?;
+        self.round_trip(tx.lock_counters(&users_of(rows.clone().chain(requests)))).await?;
         if !changes.is_empty() {
             self.round_trip(tx.set_relations(changes)).await?;
         }
@@ -235,11 +232,8 @@ impl Service {
             self.round_trip(tx.set_requests(&pairs(true), &pairs(false), first.at)).await?;
         }
         if unmarked {
-            let mut users: Vec<UserId> = changes.iter().flat_map(|c| [c.user, c.target]).collect();
-            users.sort_unstable();
-            users.dedup();
             let at = now().timestamp_micros();
-            self.round_trip(tx.list_for_repair(&users, at)).await?;
+            self.round_trip(tx.list_for_repair(&users_of(rows), at)).await?;
         }
         let followed = changes.iter().filter_map(NewEvent::of_change);
         let requested = request_changes.iter().filter_map(NewEvent::of_request);
@@ -316,6 +310,14 @@ fn verdict(
 /// group keep distinct list positions (and cached zset scores) instead of one tie.
 fn distinct(at: DateTime<Utc>, i: usize) -> DateTime<Utc> {
     at + chrono::Duration::microseconds(i as i64)
+}
+
+/// The users of `pairs`, sorted and each once: the order every lock of them is taken in.
+fn users_of(pairs: impl Iterator<Item = (UserId, UserId)>) -> Vec<UserId> {
+    let mut users: Vec<UserId> = pairs.flat_map(|(a, b)| [a, b]).collect();
+    users.sort_unstable();
+    users.dedup();
+    users
 }
 
 /// The same failure for every request of the group.
