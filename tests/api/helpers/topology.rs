@@ -89,6 +89,7 @@ impl Server {
         }
         command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"]);
         command.args(["--save", "", "--appendonly", "no", "--dir"]).arg(&self.dir);
+        command.arg("--logfile").arg(self.log());
         command.args(&self.args).stdout(Stdio::null()).stderr(Stdio::null());
         if self.bound {
             // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
@@ -101,6 +102,11 @@ impl Server {
         }
         self.child = Some(command.spawn().expect("redis-server is installed"));
         self.wait_until_it_answers();
+    }
+
+    /// Its log, kept for a failing test to show.
+    fn log(&self) -> PathBuf {
+        self.dir.join("redis.log")
     }
 
     fn addr(&self) -> String {
@@ -153,12 +159,20 @@ fn cli(port: u16, args: &[&str]) -> Option<String> {
 }
 
 /// Waits for `check` to hold, for at most `within`.
-fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+fn wait_for(what: &str, within: Duration, check: impl FnMut() -> bool) {
+    assert!(waited(within, check), "timed out waiting for {what}");
+}
+
+/// Whether `check` came to hold within `within`.
+fn waited(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
 }
 
 /// Three masters and three replicas, every slot covered.
@@ -274,6 +288,13 @@ pub struct Sentineled {
     _dir: TempDir,
 }
 
+/// How long a Sentinel may take to act on a change. It makes a restarted old master a replica
+/// only once that instance has reported itself a master for 8 s, on its next INFO (sent every
+/// 10 s): about 15 s on an idle machine. A Sentinel whose timer stalls for 2 s (a loaded CI
+/// machine) enters TILT mode and acts on nothing for 30 s more; 30 s of patience was seen to
+/// fail there.
+const SENTINEL_ACTS_WITHIN: Duration = Duration::from_secs(90);
+
 /// The name the Sentinel knows the counts master by.
 pub const COUNTS_MASTER: &str = "counts";
 
@@ -321,7 +342,7 @@ impl Sentineled {
     pub fn restart_old_master(&mut self) {
         self.master.restart();
         let old = self.master.port.to_string();
-        wait_for("the old master to rejoin as a replica", Duration::from_secs(30), || {
+        self.wait_for_sentinel("the old master to rejoin as a replica", || {
             cli(self.master.port, &["INFO", "replication"]).is_some_and(|info| {
                 info.contains("role:slave") && info.contains("master_link_status:up")
             }) && cli(self.sentinel.port, &["SENTINEL", "REPLICAS", COUNTS_MASTER])
@@ -329,11 +350,20 @@ impl Sentineled {
         });
     }
 
+    /// Waits for `check` as long as the Sentinel may take to act; a timeout shows its log (a
+    /// TILT, a failover it gave up on).
+    fn wait_for_sentinel(&self, what: &str, check: impl FnMut() -> bool) {
+        if !waited(SENTINEL_ACTS_WITHIN, check) {
+            let log = std::fs::read_to_string(self.sentinel.log()).unwrap_or_default();
+            panic!("timed out waiting for {what}; the Sentinel's log:\n{log}");
+        }
+    }
+
     /// Kills the master; the Sentinel promotes the replica.
     pub fn kill_master(&mut self) {
         self.master.kill();
         let replica = self.replica.port;
-        wait_for("the Sentinel to promote the replica", Duration::from_secs(30), || {
+        self.wait_for_sentinel("the Sentinel to promote the replica", || {
             self.master_port() == replica
                 && cli(replica, &["ROLE"]).is_some_and(|role| role.starts_with("master"))
         });
