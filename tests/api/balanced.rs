@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::cache::read_following;
 use crate::crash::{as_served, truth};
 use crate::helpers::{Binary, Haproxy, Instance, PrivateRedis, Setup, TestApp};
-use crate::outage::until_repaired;
+use crate::outage::until_repaired_at;
 
 setup_suite!(
     [postgres_redis, postgres_cluster]
@@ -85,6 +85,7 @@ async fn a_redis_pause_while_one_instance_writes_leaves_the_others_reading_the_t
     let writer = app.another_instance(|_| {}).await;
     let [a, b, c] = <[_; 3]>::try_from(app.actors(3).await).unwrap();
     app.rest_follow(&a, json!(b.id)).await;
+    let readers = [app.addr, reader.addr].map(|addr| format!("http://{addr}"));
     let proxy = Haproxy::start(&[app.addr.to_string(), reader.addr.to_string()]).await;
     app.addr = proxy.addr;
     for _ in 0..2 {
@@ -118,7 +119,9 @@ async fn a_redis_pause_while_one_instance_writes_leaves_the_others_reading_the_t
         let (list, _) = read_following(&app, &a).await;
         assert_eq!(ids(list), expected, "after it, never the list from before the write");
     }
-    until_repaired(&app).await;
+    for base in &readers {
+        until_repaired_at(&app, base).await;
+    }
     app.assert_cache_matches(&[a.id, b.id, c.id]).await;
     app.teardown().await;
 }
@@ -174,7 +177,9 @@ async fn an_instance_killed_mid_write_behind_the_balancer_fails_nothing_and_leav
     for user in &users {
         as_served(&app, user.id).await;
     }
-    until_repaired(&app).await;
+    for binary in &binaries {
+        until_repaired_at(&app, &binary.url).await;
+    }
     for user in &users {
         assert_eq!(as_served(&app, user.id).await, truth(&app, user.id).await, "user {}", user.id);
     }

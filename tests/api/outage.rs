@@ -19,7 +19,13 @@ setup_suite!(
 );
 
 async fn readiness(app: &TestApp) -> serde_json::Value {
-    let (status, body) = read(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    readiness_at(app, &app.url("")).await
+}
+
+/// `/readyz` of the instance at `base` (`http://host:port`).
+async fn readiness_at(app: &TestApp, base: &str) -> serde_json::Value {
+    let ready = app.client.get(format!("{base}/readyz")).send().await.unwrap();
+    let (status, body) = read(ready).await;
     assert_eq!(status, StatusCode::OK, "a Redis outage never makes the service unready: {body}");
     body
 }
@@ -28,9 +34,16 @@ async fn readiness(app: &TestApp) -> serde_json::Value {
 /// the property, not its speed: on a loaded machine a cluster's replicas may take seconds to
 /// confirm the repair's writes within their `WAIT`).
 pub(crate) async fn until_repaired(app: &TestApp) {
+    until_repaired_at(app, &app.url("")).await;
+}
+
+/// The same for the instance at `base` (`http://host:port`). Each instance keeps its own dirty
+/// list and answers for it alone, so behind a balancer every instance must be asked: asking the
+/// balancer hears whichever instance it picks.
+pub(crate) async fn until_repaired_at(app: &TestApp, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let body = readiness(app).await;
+        let body = readiness_at(app, base).await;
         if body["cache"]["state"] == json!("ok") && body["cache"]["awaiting_repair"] == json!(0) {
             return;
         }
