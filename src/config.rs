@@ -75,6 +75,11 @@ pub enum ConfigError {
     EmptySecret,
     #[error("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE, the documents that may run")]
     NoManifest,
+    #[error(
+        "REDIS_WAIT_TIMEOUT_MS must be below {bound} ms, the bound on every Redis exchange \
+         (got {got})"
+    )]
+    LongWait { got: u64, bound: u128 },
     #[error("EVENTS_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS} (got {0})")]
     ShortRetention(u64),
     /// The trusted documents could not be read or are not what they claim.
@@ -95,10 +100,7 @@ impl Config {
             embedded: database_url.is_none(),
             database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             cache: cache_target(settings)?,
-            cache_options: CacheOptions {
-                wait_replicas: settings.redis_wait_replicas,
-                ..CacheOptions::default()
-            },
+            cache_options: cache_options(settings)?,
             jwt_secret,
             dev_mode,
             listen_addr: settings.listen_addr,
@@ -158,6 +160,18 @@ fn persisted_queries(settings: &Settings) -> Result<PersistedQueries, ConfigErro
     })
 }
 
+/// How cache writes wait for replicas. The wait is a command within a pipeline, so it must end
+/// before the pipeline's own time bound does, or every write would time out instead.
+fn cache_options(settings: &Settings) -> Result<CacheOptions, ConfigError> {
+    let defaults = CacheOptions::default();
+    let wait_timeout = Duration::from_millis(settings.redis_wait_timeout_ms);
+    if wait_timeout >= defaults.timeout {
+        let (got, bound) = (settings.redis_wait_timeout_ms, defaults.timeout.as_millis());
+        return Err(ConfigError::LongWait { got, bound });
+    }
+    Ok(CacheOptions { wait_replicas: settings.redis_wait_replicas, wait_timeout, ..defaults })
+}
+
 /// The shortest retention of events (SPEC §10): a client away for a day still resumes.
 const MIN_RETENTION_HOURS: u64 = 24;
 
@@ -186,4 +200,26 @@ fn random_secret() -> SecretString {
     let bytes: [u8; 32] = rand::random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     SecretString::from(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let args = ["followgraph", "--listen-addr=127.0.0.1:0"].iter().chain(args);
+        Config::from_settings(&Cli::try_parse_from(args).expect("parses").settings)
+    }
+
+    #[test]
+    fn a_replica_wait_must_end_within_the_bound_on_every_redis_exchange() {
+        let refused = config(&["--redis-wait-timeout-ms=500"]).err();
+        assert!(matches!(refused, Some(ConfigError::LongWait { got: 500, bound: 500 })));
+        let wait = |args: &[&str]| config(args).expect("valid").cache_options.wait_timeout;
+        assert_eq!(wait(&["--redis-wait-timeout-ms=400"]), Duration::from_millis(400));
+        assert_eq!(wait(&[]), Duration::from_millis(50), "the default");
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::{free_port, TestApp, SECRET};
+use super::{free_port, TestApp, REPLICA_WAIT_MS, SECRET};
 
 /// A running binary; killed when dropped. [`binary_path`] names the build to run.
 pub struct Binary {
@@ -36,6 +36,7 @@ impl Binary {
             .env("JWT_SECRET", SECRET)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
+            .env("REDIS_WAIT_TIMEOUT_MS", REPLICA_WAIT_MS.to_string())
             .env_remove("REDIS_URL")
             .env_remove("REDIS_CLUSTER_NODES")
             .env_remove("REDIS_COUNTS_URL")

@@ -486,6 +486,12 @@ pub fn sign(alg: Algorithm, secret: &str, mut claims: Value, ttl: i64) -> String
     jsonwebtoken::encode(&Header::new(alg), &claims, &key).expect("sign")
 }
 
+/// How long the tests' cache writes wait for a replica (`REDIS_WAIT_TIMEOUT_MS`): the 50 ms of
+/// production is a loopback replication round trip many times over on an idle machine, but not
+/// always on a loaded CI machine, where a missed wait sends the users to repair and a test that
+/// expects them cached fails.
+pub const REPLICA_WAIT_MS: u64 = 400;
+
 /// The settings a test app on `database_url` runs with, without a cache.
 pub fn settings_for(database_url: &str) -> Settings {
     let args = vec![
@@ -495,6 +501,7 @@ pub fn settings_for(database_url: &str) -> Settings {
         "--listen-addr=127.0.0.1:0".to_owned(),
         "--expose-round-trips".to_owned(),
         "--rate-limit-per-minute=0".to_owned(),
+        format!("--redis-wait-timeout-ms={REPLICA_WAIT_MS}"),
     ];
     Cli::try_parse_from(args).expect("test settings parse").settings
 }
