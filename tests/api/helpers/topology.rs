@@ -90,6 +90,9 @@ impl Server {
         command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"]);
         command.args(["--save", "", "--appendonly", "no", "--dir"]).arg(&self.dir);
         command.arg("--logfile").arg(self.log());
+        // A replica's first sync at once, not after Redis 7's 5 s wait for more replicas: a
+        // replica that never synced will not take over from a killed master.
+        command.args(["--repl-diskless-sync-delay", "0"]);
         command.args(&self.args).stdout(Stdio::null()).stderr(Stdio::null());
         if self.bound {
             // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
@@ -224,9 +227,14 @@ impl RedisCluster {
 
     /// The port of the master that holds `key`'s slot.
     pub fn master_of(&self, key: &str) -> u16 {
-        let slot: u16 = cli(self.servers[0].port, &["CLUSTER", "KEYSLOT", key])
-            .and_then(|s| s.parse().ok())
-            .expect("keyslot");
+        self.serving(key).expect("a master holds the slot")
+    }
+
+    /// The port of the master that serves `key`'s slot, if one that is up does (during a
+    /// failover, none).
+    fn serving(&self, key: &str) -> Option<u16> {
+        let running = self.running().next()?.port;
+        let slot: u16 = cli(running, &["CLUSTER", "KEYSLOT", key])?.parse().ok()?;
         let nodes = self.live_view();
         nodes
             .lines()
@@ -234,13 +242,21 @@ impl RedisCluster {
             .find(|line| line.split(' ').skip(8).any(|range| covers(range, slot)))
             .and_then(|line| line.split(' ').nth(1))
             .and_then(|addr| addr.split('@').next()?.rsplit(':').next()?.parse().ok())
-            .expect("a master holds the slot")
     }
 
     /// Kills the master on `port` with SIGKILL, as a crash would; its replica takes over.
     pub fn kill(&mut self, port: u16) {
         let server = self.servers.iter_mut().find(|s| s.port == port).expect("a node");
         server.kill();
+    }
+
+    /// Waits until a master other than `killed` serves `key`'s slot: its replica has taken
+    /// over (a second or two after the kill when idle; a lost vote tries again 4 s later).
+    /// Blocks.
+    pub fn wait_for_takeover(&self, killed: u16, key: &str) {
+        wait_for("a replica to take over", Duration::from_secs(60), || {
+            self.serving(key).is_some_and(|port| port != killed)
+        });
     }
 
     /// Starts a killed node again; it rejoins the cluster (as a replica of the master that took
