@@ -1,8 +1,9 @@
 //! Opening pools with the settings that make outages fail fast.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
@@ -38,7 +39,45 @@ impl Default for StoreOptions {
 /// load cost as much as the queries themselves. (sqlx also pings each connection as it goes
 /// back to the pool, off the request's path.) A connection that is busy has just proved itself;
 /// one broken while busy fails its request (503) and is closed, as any connection error does.
+/// A server restart or failover breaks every connection at once, so once one is found broken
+/// ([`Breakage`]), the others are replaced.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// When a pool's connection was last found broken. A database restart, failover or
+/// administrator breaks every pooled connection at once; without this each one idle for less
+/// than [`PING_IF_IDLE_FOR`] would go out unpinged and fail a request of its own after the
+/// database is back. Once one is found broken, every connection made before that is closed at
+/// its next acquire and replaced by a new one: each once, as the new one is younger than the
+/// finding. (A ping instead would have to be repeated at every acquire of a connection that
+/// passed it, since nothing marks a connection as checked.)
+#[derive(Debug)]
+pub(crate) struct Breakage {
+    since: Instant,
+    /// Milliseconds from `since` to one past the last finding; 0: none yet.
+    found_at: AtomicU64,
+}
+
+impl Breakage {
+    fn new() -> Arc<Breakage> {
+        Arc::new(Breakage { since: Instant::now(), found_at: AtomicU64::new(0) })
+    }
+
+    /// A connection of the pool was found broken now.
+    pub(crate) fn found(&self) {
+        let now = millis(self.since.elapsed()).saturating_add(1);
+        self.found_at.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Whether a connection `age` old was made before the last finding.
+    fn predates(&self, age: Duration) -> bool {
+        let made = millis(self.since.elapsed().saturating_sub(age));
+        made < self.found_at.load(Ordering::Relaxed)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
 
 impl Store {
     /// Opens a pool for a `postgres://`, `mysql://` or `sqlite:` URL. Connections are made lazily, so a
@@ -61,27 +100,37 @@ fn connect_postgres(url: &str, options: &StoreOptions) -> Result<PgBackend, DbEr
     let connect = PgConnectOptions::from_str(url)
         .map_err(|e| DbError::Url(e.to_string()))?
         .options([("statement_timeout", timeout_ms.as_str())]);
+    let broken = Breakage::new();
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .test_before_acquire(false)
-        .before_acquire(ping_if_idle::<sqlx::Postgres>)
+        .before_acquire(check_before_use::<sqlx::Postgres>(&broken))
         .connect_lazy_with(connect);
-    Ok(PgBackend { pool, sql: Arc::new(Statements::new::<PgBackend>()) })
+    Ok(PgBackend { pool, broken, sql: Arc::new(Statements::new::<PgBackend>()) })
 }
 
-/// Pings a pooled connection before handing it out only if it has been idle for
-/// [`PING_IF_IDLE_FOR`].
-fn ping_if_idle<DB: Database>(
-    conn: &mut DB::Connection,
-    meta: PoolConnectionMetadata,
-) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
-    Box::pin(async move {
-        if meta.idle_for >= PING_IF_IDLE_FOR {
-            conn.ping().await?;
-        }
-        Ok(true)
-    })
+/// The check before a pooled connection is handed out: closed if it predates the last
+/// connection found broken, pinged if it has been idle for [`PING_IF_IDLE_FOR`].
+fn check_before_use<DB: Database>(
+    broken: &Arc<Breakage>,
+) -> impl Fn(&mut DB::Connection, PoolConnectionMetadata) -> BoxFuture<'_, Result<bool, sqlx::Error>>
+       + Send
+       + Sync
+       + 'static {
+    let broken = Arc::clone(broken);
+    move |conn, meta| {
+        let predates = broken.predates(meta.age);
+        Box::pin(async move {
+            if predates {
+                return Ok(false);
+            }
+            if meta.idle_for >= PING_IF_IDLE_FOR {
+                conn.ping().await?;
+            }
+            Ok(true)
+        })
+    }
 }
 
 /// Each MySQL session waits for a row lock as long as PostgreSQL lets a statement run, and reads
@@ -91,6 +140,7 @@ fn connect_mysql(url: &str, options: &StoreOptions) -> Result<MysqlBackend, DbEr
     let url = url.replacen("mariadb://", "mysql://", 1);
     let connect = MySqlConnectOptions::from_str(&url).map_err(|e| DbError::Url(e.to_string()))?;
     let lock_wait = options.statement_timeout.as_secs().max(1);
+    let broken = Breakage::new();
     let pool = MySqlPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
@@ -104,9 +154,9 @@ fn connect_mysql(url: &str, options: &StoreOptions) -> Result<MysqlBackend, DbEr
                 Ok(())
             })
         })
-        .before_acquire(ping_if_idle::<sqlx::MySql>)
+        .before_acquire(check_before_use::<sqlx::MySql>(&broken))
         .connect_lazy_with(connect);
-    Ok(MysqlBackend { pool, sql: Arc::new(Statements::new::<MysqlBackend>()) })
+    Ok(MysqlBackend { pool, broken, sql: Arc::new(Statements::new::<MysqlBackend>()) })
 }
 
 fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqliteBackend, DbError> {

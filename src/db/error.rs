@@ -27,6 +27,15 @@ impl DbError {
     pub(crate) fn timed_out() -> Self {
         DbError::Unavailable(sqlx::Error::PoolTimedOut)
     }
+
+    /// Whether the connection the call went over turned out broken (its socket, or the server
+    /// ended the session): the pool's other connections may be broken too.
+    pub(crate) fn broke_connection(&self) -> bool {
+        match self {
+            DbError::Unavailable(err) => is_broken_connection(err),
+            _ => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for DbError {
@@ -109,6 +118,28 @@ const SQLITE_UNAVAILABLE: &[(i64, &str)] = &[
     (6, "SQLITE_LOCKED: a table is locked by another connection"),
 ];
 
+/// PostgreSQL SQLSTATEs, and MySQL error numbers, with which the server ends a session.
+const POSTGRES_ENDED: &[&str] = &["08", "57P01", "57P02"];
+const MYSQL_ENDED: &[u16] = &[1053, 1927];
+
+/// Whether `err` came from a connection that is broken, not from a statement the database
+/// refused or cut.
+fn is_broken_connection(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => match mysql_number(err) {
+            Some(number) => MYSQL_ENDED.contains(&number),
+            None => {
+                db.code().is_some_and(|code| POSTGRES_ENDED.iter().any(|c| code.starts_with(c)))
+            }
+        },
+        _ => false,
+    }
+}
+
 /// Whether `err` means the database is unavailable rather than the statement wrong.
 fn is_outage(err: &sqlx::Error) -> bool {
     match err {
@@ -152,5 +183,13 @@ mod tests {
         assert!(is_outage(&sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into())));
         assert!(!is_outage(&sqlx::Error::RowNotFound));
         assert!(!is_outage(&sqlx::Error::ColumnNotFound("x".into())));
+    }
+
+    #[test]
+    fn a_broken_socket_is_a_broken_connection_and_a_full_pool_is_not() {
+        let reset = DbError::from(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
+        assert!(reset.broke_connection());
+        assert!(!DbError::timed_out().broke_connection(), "no connection was had");
+        assert!(!DbError::from(sqlx::Error::RowNotFound).broke_connection());
     }
 }

@@ -97,10 +97,26 @@ impl Store {
 
     /// Answers when the database serves a trivial query.
     pub(crate) async fn ping(&self) -> Result<(), DbError> {
-        for_backend!(self, Store(db) => {
-            sqlx::query("SELECT 1").execute(db.reader()).await?;
+        let pinged: Result<(), DbError> = for_backend!(self, Store(db) => {
+            sqlx::query("SELECT 1").execute(db.reader()).await.map(drop).map_err(DbError::from)
         });
-        Ok(())
+        if let Err(err) = &pinged {
+            self.note_failure(err);
+        }
+        pinged
+    }
+
+    /// Takes note of a failed call: if its connection was found broken, the pool's others are
+    /// replaced at their next use (`connect.rs`, `Breakage`).
+    pub(crate) fn note_failure(&self, err: &DbError) {
+        if !err.broke_connection() {
+            return;
+        }
+        match self {
+            Store::Postgres(db) => db.broken.found(),
+            Store::Mysql(db) => db.broken.found(),
+            Store::Sqlite(_) => {} // a file: no server to restart
+        }
     }
 
     /// Closes every connection; pending acquires fail.

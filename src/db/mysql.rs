@@ -47,6 +47,8 @@ const LOCAL_PARAM: &str =
 #[derive(Clone, Debug)]
 pub(crate) struct MysqlBackend {
     pub(super) pool: MySqlPool,
+    /// When one of the pool's connections was last found broken (`connect.rs`).
+    pub(super) broken: std::sync::Arc<super::connect::Breakage>,
     pub(super) sql: std::sync::Arc<Statements>,
 }
 

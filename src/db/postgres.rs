@@ -32,6 +32,8 @@ pub(super) const ON_CONFLICT_UPDATE: &str = "ON CONFLICT (user_id, target_user_i
 #[derive(Clone, Debug)]
 pub(crate) struct PgBackend {
     pub(super) pool: PgPool,
+    /// When one of the pool's connections was last found broken (`connect.rs`).
+    pub(super) broken: std::sync::Arc<super::connect::Breakage>,
     pub(super) sql: std::sync::Arc<Statements>,
 }
 

@@ -90,12 +90,17 @@ impl Service {
         self.shared.cache.as_ref().filter(|cache| cache.readable())
     }
 
-    /// Runs one database round trip, counted in this handle's meter.
+    /// Runs one database round trip, counted in this handle's meter; a failure is noted by the
+    /// store (a broken connection has the pool replace the others).
     async fn round_trip<T>(
         &self,
         call: impl Future<Output = Result<T, DbError>>,
     ) -> Result<T, ServiceError> {
         self.meter.database();
-        Ok(call.await?)
+        let result = call.await;
+        if let Err(err) = &result {
+            self.shared.store.note_failure(err);
+        }
+        Ok(result?)
     }
 }

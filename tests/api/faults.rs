@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -15,6 +16,7 @@ setup_suite!(
     a_database_outage_answers_unavailable_and_heals,
 );
 setup_suite!([mysql, mysql_redis] mariadb_stopped_and_started_again_answers_unavailable_and_heals);
+setup_suite!([postgres, mysql] sessions_the_server_ends_fail_at_most_one_request);
 
 async fn ready(app: &TestApp) -> StatusCode {
     app.client.get(app.url("/readyz")).send().await.unwrap().status()
@@ -41,6 +43,32 @@ async fn a_database_outage_answers_unavailable_and_heals(setup: Setup) {
     everything_answers_unavailable(&app, &a, c.id).await;
     proxy.restore();
     heals(&app, &a, c.id).await;
+    app.teardown().await;
+}
+
+/// The server ends every session of the service at once (a restart, a failover, an operator):
+/// the request that meets the first broken connection may fail, but the pool then checks the
+/// others before their next use instead of failing one request on each.
+async fn sessions_the_server_ends_fail_at_most_one_request(setup: Setup) {
+    let Some(app) = setup.app().spawn().await else { return };
+    let users = app.actors(12).await;
+    let count = "query($id: ID!) { user(id: $id) { followersCount } }";
+    let read = |user: &Actor| app.graphql(None, count, json!({ "id": user.id.to_string() }));
+    // At once, so that the pool holds several connections, each idle for a moment only.
+    let answers = join_all(users.iter().chain(&users).map(read)).await;
+    assert!(answers.iter().all(|body| body["errors"].is_null()), "{answers:?}");
+
+    let ended = app.database.end_other_sessions().await;
+    assert!(ended > 1, "the pool held {ended} connections");
+    let mut failed = 0;
+    for user in &users {
+        let body = read(user).await;
+        if !body["errors"].is_null() {
+            assert_eq!(error_code(&body), Some("SERVICE_UNAVAILABLE"), "{body}");
+            failed += 1;
+        }
+    }
+    assert!(failed <= 1, "{failed} reads failed on the {ended} connections the server ended");
     app.teardown().await;
 }
 

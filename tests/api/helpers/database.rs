@@ -287,6 +287,32 @@ impl TestDatabase {
         }
     }
 
+    /// Ends every session on this database but the one asking, as a server restart or an
+    /// operator would (PostgreSQL, MySQL); returns how many it ended.
+    pub async fn end_other_sessions(&self) -> usize {
+        match self {
+            TestDatabase::Sqlite { .. } => panic!("SQLite has no sessions to end"),
+            TestDatabase::Postgres { pool, .. } => {
+                let end = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                           WHERE datname = current_database() AND pid <> pg_backend_pid()";
+                let ended: Vec<(bool,)> = sqlx::query_as(end).fetch_all(pool).await.expect("end");
+                ended.len()
+            }
+            TestDatabase::Mysql { pool, .. } => {
+                let mut conn = pool.acquire().await.expect("a connection");
+                let others = "SELECT id FROM information_schema.processlist \
+                              WHERE db = DATABASE() AND id <> CONNECTION_ID()";
+                let ids: Vec<(i64,)> =
+                    sqlx::query_as(others).fetch_all(&mut *conn).await.expect("sessions");
+                for (id,) in &ids {
+                    let kill = format!("KILL CONNECTION {id}");
+                    sqlx::query(&kill).execute(&mut *conn).await.expect("kill");
+                }
+                ids.len()
+            }
+        }
+    }
+
     /// Renames this PostgreSQL database, first ending every session on it (pools reconnect on
     /// their own, so the rename is retried until no session is left in between).
     pub async fn rename_postgres(&self, from: &str, to: &str) {
