@@ -63,7 +63,8 @@ pub struct Settings {
     #[arg(long, env = "REDIS_WAIT_REPLICAS", global = true, default_value_t = 1)]
     pub redis_wait_replicas: u32,
     /// How long a cache write waits for those replicas, in ms; one they do not confirm in time
-    /// counts as failed (its users are repaired). Below the 500 ms bound on every Redis exchange.
+    /// counts as failed (its users are repaired). From 1 to 499 (the bound on every Redis
+    /// exchange is 500 ms).
     #[arg(long, env = "REDIS_WAIT_TIMEOUT_MS", global = true, default_value_t = 50)]
     pub redis_wait_timeout_ms: u64,
     /// HS256 secret shared with the legacy app. Unset: loopback-only development mode.

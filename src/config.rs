@@ -76,8 +76,8 @@ pub enum ConfigError {
     #[error("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE, the documents that may run")]
     NoManifest,
     #[error(
-        "REDIS_WAIT_TIMEOUT_MS must be below {bound} ms, the bound on every Redis exchange \
-         (got {got})"
+        "REDIS_WAIT_TIMEOUT_MS must be at least 1 (Redis waits forever on 0) and below {bound} \
+         ms, the bound on every Redis exchange (got {got})"
     )]
     LongWait { got: u64, bound: u128 },
     #[error("EVENTS_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS} (got {0})")]
@@ -161,11 +161,12 @@ fn persisted_queries(settings: &Settings) -> Result<PersistedQueries, ConfigErro
 }
 
 /// How cache writes wait for replicas. The wait is a command within a pipeline, so it must end
-/// before the pipeline's own time bound does, or every write would time out instead.
+/// before the pipeline's own time bound does, or every write would time out instead; and Redis
+/// reads a `WAIT` of 0 ms as no bound at all.
 fn cache_options(settings: &Settings) -> Result<CacheOptions, ConfigError> {
     let defaults = CacheOptions::default();
     let wait_timeout = Duration::from_millis(settings.redis_wait_timeout_ms);
-    if wait_timeout >= defaults.timeout {
+    if wait_timeout.is_zero() || wait_timeout >= defaults.timeout {
         let (got, bound) = (settings.redis_wait_timeout_ms, defaults.timeout.as_millis());
         return Err(ConfigError::LongWait { got, bound });
     }
@@ -218,6 +219,8 @@ mod tests {
     fn a_replica_wait_must_end_within_the_bound_on_every_redis_exchange() {
         let refused = config(&["--redis-wait-timeout-ms=500"]).err();
         assert!(matches!(refused, Some(ConfigError::LongWait { got: 500, bound: 500 })));
+        let forever = config(&["--redis-wait-timeout-ms=0"]).err();
+        assert!(matches!(forever, Some(ConfigError::LongWait { got: 0, .. })), "{forever:?}");
         let wait = |args: &[&str]| config(args).expect("valid").cache_options.wait_timeout;
         assert_eq!(wait(&["--redis-wait-timeout-ms=400"]), Duration::from_millis(400));
         assert_eq!(wait(&[]), Duration::from_millis(50), "the default");

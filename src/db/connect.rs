@@ -34,7 +34,7 @@ impl Default for StoreOptions {
     }
 }
 
-/// A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
+/// A pooled connection (PostgreSQL, MySQL) idle this long is pinged before it is handed out.
 /// sqlx's default pings on every acquire: a round trip in front of every query, which under
 /// load cost as much as the queries themselves. (sqlx also pings each connection as it goes
 /// back to the pool, off the request's path.) A connection that is busy has just proved itself;
@@ -186,4 +186,20 @@ fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqliteBackend, Db
 
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_connections_made_before_a_finding_are_replaced() {
+        let broken = Breakage::new();
+        assert!(!broken.predates(Duration::from_secs(3600)), "nothing found yet");
+        std::thread::sleep(Duration::from_millis(5));
+        broken.found();
+        assert!(broken.predates(Duration::from_millis(5)), "made before the finding");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!broken.predates(Duration::ZERO), "made after it");
+    }
 }

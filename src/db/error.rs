@@ -118,23 +118,26 @@ const SQLITE_UNAVAILABLE: &[(i64, &str)] = &[
     (6, "SQLITE_LOCKED: a table is locked by another connection"),
 ];
 
-/// PostgreSQL SQLSTATEs, and MySQL error numbers, with which the server ends a session.
-const POSTGRES_ENDED: &[&str] = &["08", "57P01", "57P02"];
-const MYSQL_ENDED: &[u16] = &[1053, 1927];
+/// How a session that was open turns out ended: the server ended it, or its socket broke. Not
+/// a connection that could not be made (a refused or failed connect breaks nothing that is
+/// pooled), nor a statement refused or cut.
+const POSTGRES_SESSION_ENDED: &[&str] = &["57P01", "57P02"];
+const MYSQL_SESSION_ENDED: &[u16] = &[1053, 1927];
+const SOCKET_ENDED: &[std::io::ErrorKind] = &[
+    std::io::ErrorKind::UnexpectedEof,
+    std::io::ErrorKind::ConnectionReset,
+    std::io::ErrorKind::ConnectionAborted,
+    std::io::ErrorKind::BrokenPipe,
+];
 
-/// Whether `err` came from a connection that is broken, not from a statement the database
-/// refused or cut.
+/// Whether `err` came over a session that has ended (the codes' meanings are in the
+/// `*_UNAVAILABLE` tables).
 fn is_broken_connection(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(io) => SOCKET_ENDED.contains(&io.kind()),
         sqlx::Error::Database(db) => match mysql_number(err) {
-            Some(number) => MYSQL_ENDED.contains(&number),
-            None => {
-                db.code().is_some_and(|code| POSTGRES_ENDED.iter().any(|c| code.starts_with(c)))
-            }
+            Some(number) => MYSQL_SESSION_ENDED.contains(&number),
+            None => db.code().is_some_and(|code| POSTGRES_SESSION_ENDED.contains(&&*code)),
         },
         _ => false,
     }
@@ -190,6 +193,8 @@ mod tests {
         let reset = DbError::from(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
         assert!(reset.broke_connection());
         assert!(!DbError::timed_out().broke_connection(), "no connection was had");
+        let refused = sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into());
+        assert!(!DbError::from(refused).broke_connection(), "nothing pooled was broken");
         assert!(!DbError::from(sqlx::Error::RowNotFound).broke_connection());
     }
 }

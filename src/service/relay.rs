@@ -170,6 +170,7 @@ async fn clean_up(shared: Weak<Shared>, retention: Duration, every: Duration) {
                 Ok(0) => break,
                 Ok(dropped) => metrics::counter!("events_dropped_total").increment(dropped),
                 Err(err) => {
+                    service.shared.store.note_failure(&err);
                     tracing::warn!(error = %err, "event cleanup failed; next round");
                     break;
                 }

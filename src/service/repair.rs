@@ -41,6 +41,7 @@ impl Service {
         let listed = match self.shared.store.users_to_repair().await {
             Ok(listed) => listed,
             Err(err) => {
+                self.shared.store.note_failure(&err);
                 tracing::debug!(error = %err, "repair list unread this round");
                 Vec::new()
             }

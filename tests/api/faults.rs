@@ -59,7 +59,7 @@ async fn sessions_the_server_ends_fail_at_most_one_request(setup: Setup) {
     assert!(answers.iter().all(|body| body["errors"].is_null()), "{answers:?}");
 
     let ended = app.database.end_other_sessions().await;
-    assert!(ended > 1, "the pool held {ended} connections");
+    assert!(ended > 1, "the server ended {ended} sessions");
     let mut failed = 0;
     for user in &users {
         let body = read(user).await;
@@ -68,7 +68,7 @@ async fn sessions_the_server_ends_fail_at_most_one_request(setup: Setup) {
             failed += 1;
         }
     }
-    assert!(failed <= 1, "{failed} reads failed on the {ended} connections the server ended");
+    assert!(failed <= 1, "{failed} reads failed after the server ended {ended} sessions");
     app.teardown().await;
 }
 
