@@ -79,7 +79,7 @@ pub enum ConfigError {
         "REDIS_WAIT_TIMEOUT_MS must be at least 1 (Redis waits forever on 0) and below {bound} \
          ms, the bound on every Redis exchange (got {got})"
     )]
-    LongWait { got: u64, bound: u128 },
+    ReplicaWait { got: u64, bound: u128 },
     #[error("EVENTS_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS} (got {0})")]
     ShortRetention(u64),
     /// The trusted documents could not be read or are not what they claim.
@@ -168,7 +168,7 @@ fn cache_options(settings: &Settings) -> Result<CacheOptions, ConfigError> {
     let wait_timeout = Duration::from_millis(settings.redis_wait_timeout_ms);
     if wait_timeout.is_zero() || wait_timeout >= defaults.timeout {
         let (got, bound) = (settings.redis_wait_timeout_ms, defaults.timeout.as_millis());
-        return Err(ConfigError::LongWait { got, bound });
+        return Err(ConfigError::ReplicaWait { got, bound });
     }
     Ok(CacheOptions { wait_replicas: settings.redis_wait_replicas, wait_timeout, ..defaults })
 }
@@ -218,9 +218,9 @@ mod tests {
     #[test]
     fn a_replica_wait_must_end_within_the_bound_on_every_redis_exchange() {
         let refused = config(&["--redis-wait-timeout-ms=500"]).err();
-        assert!(matches!(refused, Some(ConfigError::LongWait { got: 500, bound: 500 })));
+        assert!(matches!(refused, Some(ConfigError::ReplicaWait { got: 500, bound: 500 })));
         let forever = config(&["--redis-wait-timeout-ms=0"]).err();
-        assert!(matches!(forever, Some(ConfigError::LongWait { got: 0, .. })), "{forever:?}");
+        assert!(matches!(forever, Some(ConfigError::ReplicaWait { got: 0, .. })), "{forever:?}");
         let wait = |args: &[&str]| config(args).expect("valid").cache_options.wait_timeout;
         assert_eq!(wait(&["--redis-wait-timeout-ms=400"]), Duration::from_millis(400));
         assert_eq!(wait(&[]), Duration::from_millis(50), "the default");
