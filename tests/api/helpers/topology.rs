@@ -304,7 +304,8 @@ pub struct Sentineled {
     _dir: TempDir,
 }
 
-/// How long a Sentinel may take to act on a change. It makes a restarted old master a replica
+/// How long a Sentinel may take to act on a change. It fails a master over once it has been
+/// silent for 5 s (`down-after-milliseconds`), and makes a restarted old master a replica
 /// only once that instance has reported itself a master for 8 s, on its next INFO (sent every
 /// 10 s): about 15 s on an idle machine. A Sentinel whose timer stalls for 2 s (a loaded CI
 /// machine) enters TILT mode and acts on nothing for 30 s more; 30 s of patience was seen to
@@ -328,7 +329,9 @@ impl Sentineled {
         let sentinel = Server::start(dir.path(), &[], true, bound);
         let monitor = ["SENTINEL", "MONITOR", COUNTS_MASTER, "127.0.0.1", &port, "1"];
         assert_eq!(cli(sentinel.port, &monitor).as_deref(), Some("OK"));
-        for (option, value) in [("down-after-milliseconds", "1000"), ("failover-timeout", "3000")] {
+        // A master silent for 5 s is down: a loaded CI machine once stalled the new master
+        // for over a second, and a 1 s bound failed it over back to the empty restarted one.
+        for (option, value) in [("down-after-milliseconds", "5000"), ("failover-timeout", "3000")] {
             let set = ["SENTINEL", "SET", COUNTS_MASTER, option, value];
             assert_eq!(cli(sentinel.port, &set).as_deref(), Some("OK"));
         }
